@@ -1,0 +1,75 @@
+// The transformer forward pass over a batch of token rows, with the SwiftKV
+// path (rows that need no logits stop after layer K-1).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "formats/model_config.h"
+#include "kernels/ops_ref.h"
+#include "model/kv_cache.h"
+#include "model/weights.h"
+
+namespace swiftkv {
+
+// One token of one sequence in a forward batch.
+struct BatchRow {
+  int32_t token = 0;
+  int32_t pos = 0;          // position in its sequence; positions < pos are cached
+  int32_t seq = 0;          // sequence index in the KV cache
+  bool need_logits = false;
+};
+
+// Floating-point operations of the forward passes run so far, counted from
+// the shapes actually run (a multiply-add counts as 2).
+struct FlopCount {
+  double linear = 0.0;     // projections, MLP and LM head
+  double attention = 0.0;  // q.k scores and the weighted sum of values
+  double total() const { return linear + attention; }
+};
+
+class Model {
+ public:
+  // `use_swiftkv` selects the SwiftKV path; it requires a SwiftKV config.
+  // Without it a SwiftKV checkpoint runs as its original model.
+  Model(ModelConfig config, ModelWeights weights, bool use_swiftkv);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  bool uses_swiftkv() const { return use_swiftkv_; }
+
+  // A cache with this model's slot map.
+  KVCache make_cache(int64_t num_sequences, int64_t capacity) const;
+
+  // Runs `rows` (any mix of sequences; rows of one sequence in position
+  // order) and writes their K/V into `cache`. Returns logits [R, V] for the R
+  // rows with need_logits, in row order. Adds to `flops` when given.
+  std::vector<float> forward(const std::vector<BatchRow>& rows, KVCache& cache,
+                             FlopCount* flops = nullptr) const;
+
+ private:
+  void check_rows(const std::vector<BatchRow>& rows, const KVCache& cache) const;
+  void run_layer(int64_t layer, bool swiftkv_layer, const std::vector<BatchRow>& rows,
+                 std::vector<float>& hidden, KVCache& cache, FlopCount* flops) const;
+  void attend(const std::vector<BatchRow>& rows, const float* q, int64_t slot, KVCache& cache,
+              float* out, FlopCount* flops) const;
+  void project_swiftkv_kv(const std::vector<BatchRow>& rows, const std::vector<float>& hidden,
+                          KVCache& cache, FlopCount* flops) const;
+  void run_mlp(const LayerWeights& layer, int64_t T, std::vector<float>& hidden, FlopCount* flops) const;
+  std::vector<float> compute_logits(const std::vector<float>& hidden, int64_t T, FlopCount* flops) const;
+
+  ModelConfig config_;
+  ModelWeights weights_;
+  bool use_swiftkv_;
+  std::vector<float> inv_freq_;  // [DH / 2]
+};
+
+// Reads the weights of a loaded checkpoint into a Model.
+struct Checkpoint;
+std::unique_ptr<Model> make_model(const Checkpoint& checkpoint, bool use_swiftkv);
+
+// Rope parameters of `config` for the kernels.
+RopeScalingParams rope_scaling_params(const ModelConfig& config);
+
+}  // namespace swiftkv

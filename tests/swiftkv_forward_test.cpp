@@ -1,0 +1,157 @@
+// The batched engine forward (whole prompt, chunked prompt, decode steps)
+// must equal the training-mode reference forward, with SwiftKV on and off.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "model/model.h"
+#include "model/random_weights.h"
+#include "model/reference_forward.h"
+
+namespace swiftkv {
+namespace {
+
+ModelConfig tiny_swiftkv_config(int64_t group_size, bool qwen2) {
+  ModelConfig config;
+  config.model_type = qwen2 ? "qwen2_swiftkv" : "llama_swiftkv";
+  config.hidden_size = 48;
+  config.intermediate_size = 100;
+  config.num_hidden_layers = 6;
+  config.num_attention_heads = 6;
+  config.num_key_value_heads = 2;
+  config.head_dim = 8;
+  config.vocab_size = 97;
+  config.max_position_embeddings = 128;
+  config.rms_norm_eps = 1e-5f;
+  config.rope_theta = 10000.0f;
+  config.attention_bias = qwen2;
+  config.swiftkv = true;
+  config.num_key_value_layers = 2;
+  config.key_value_group_size = group_size;
+  return config;
+}
+
+double relative_error(const float* actual, const float* expected, int64_t n) {
+  double diff = 0.0, norm = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    diff += (static_cast<double>(actual[i]) - expected[i]) * (static_cast<double>(actual[i]) - expected[i]);
+    norm += static_cast<double>(expected[i]) * expected[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
+std::vector<int32_t> random_tokens(int64_t count, int64_t vocab, uint64_t seed) {
+  std::mt19937_64 engine(seed);
+  std::vector<int32_t> tokens(static_cast<size_t>(count));
+  for (auto& token : tokens) token = static_cast<int32_t>(engine() % static_cast<uint64_t>(vocab));
+  return tokens;
+}
+
+// Feeds `prompt` in chunks of `chunk` rows, then decodes `steps` tokens
+// (each the argmax of the previous logits); compares the logits of the last
+// prompt position and of every decode step with the reference forward.
+void expect_engine_matches_reference(const ModelConfig& config, bool use_swiftkv, int64_t chunk) {
+  const ModelWeights weights = random_weights(config, /*seed=*/7);
+  Model model(config, weights, use_swiftkv);
+  KVCache cache = model.make_cache(/*num_sequences=*/2, /*capacity=*/64);
+  const int64_t V = config.vocab_size;
+
+  std::vector<int32_t> tokens = random_tokens(21, V, /*seed=*/11);
+  const int64_t prompt_length = static_cast<int64_t>(tokens.size());
+  std::vector<float> logits;
+  for (int64_t start = 0; start < prompt_length; start += chunk) {
+    std::vector<BatchRow> rows;
+    for (int64_t t = start; t < std::min(prompt_length, start + chunk); ++t) {
+      rows.push_back({tokens[t], static_cast<int32_t>(t), /*seq=*/1, t == prompt_length - 1});
+    }
+    logits = model.forward(rows, cache);
+    const bool last_chunk = start + chunk >= prompt_length;
+    ASSERT_EQ(logits.size(), last_chunk ? static_cast<size_t>(V) : 0u);
+  }
+
+  for (int step = 0; step <= 5; ++step) {
+    const std::vector<float> expected = reference_sequence_logits(config, weights, tokens, use_swiftkv);
+    const float* expected_last = expected.data() + (tokens.size() - 1) * V;
+    EXPECT_LT(relative_error(logits.data(), expected_last, V), 1e-5) << "decode step " << step;
+
+    const auto best = std::max_element(logits.begin(), logits.end()) - logits.begin();
+    tokens.push_back(static_cast<int32_t>(best));
+    const int32_t pos = static_cast<int32_t>(tokens.size() - 1);
+    logits = model.forward({{tokens.back(), pos, /*seq=*/1, true}}, cache);
+  }
+}
+
+TEST(SwiftKVForward, WholePromptGroup1) {
+  expect_engine_matches_reference(tiny_swiftkv_config(1, false), true, /*chunk=*/64);
+}
+
+TEST(SwiftKVForward, WholePromptGroup2) {
+  expect_engine_matches_reference(tiny_swiftkv_config(2, false), true, /*chunk=*/64);
+}
+
+TEST(SwiftKVForward, ChunkedPromptGroup1) {
+  expect_engine_matches_reference(tiny_swiftkv_config(1, false), true, /*chunk=*/5);
+}
+
+TEST(SwiftKVForward, ChunkedPromptGroup2) {
+  expect_engine_matches_reference(tiny_swiftkv_config(2, false), true, /*chunk=*/4);
+}
+
+TEST(SwiftKVForward, Qwen2BiasesGroup2) {
+  expect_engine_matches_reference(tiny_swiftkv_config(2, true), true, /*chunk=*/8);
+}
+
+TEST(SwiftKVForward, TeacherModeMatchesOrdinary) {
+  expect_engine_matches_reference(tiny_swiftkv_config(2, false), false, /*chunk=*/6);
+}
+
+TEST(SwiftKVForward, NonFinalChunkRunsNoLaterLayer) {
+  const ModelConfig config = tiny_swiftkv_config(2, false);
+  Model model(config, random_weights(config, 3), /*use_swiftkv=*/true);
+  KVCache cache = model.make_cache(1, 32);
+  FlopCount flops;
+  std::vector<BatchRow> rows;
+  for (int32_t t = 0; t < 8; ++t) rows.push_back({t, t, 0, false});
+  model.forward(rows, cache, &flops);
+
+  // Only layers < K and the leaders' K/V projections ran: no LM head.
+  const double D = 48, F = 100, q = 48, kv = 16, T = 8;
+  const double layer = 2 * T * (D * q + 2 * D * kv + q * D + 3 * D * F);
+  const double leaders = 2 * (2 * T * D * kv * 2);
+  EXPECT_DOUBLE_EQ(flops.linear, 2 * layer + leaders);
+}
+
+TEST(SwiftKVCache, AcrossKVSlots) {
+  const ModelConfig config = tiny_swiftkv_config(2, false);
+  KVCache swiftkv_cache(config, true, 1, 16);
+  KVCache teacher_cache(config, false, 1, 16);
+  EXPECT_EQ(swiftkv_cache.num_slots(), 2 + (6 - 2) / 2);
+  EXPECT_EQ(teacher_cache.num_slots(), 6);
+  EXPECT_EQ(swiftkv_cache.slot_for_layer(2), swiftkv_cache.slot_for_layer(3));
+  EXPECT_NE(swiftkv_cache.slot_for_layer(3), swiftkv_cache.slot_for_layer(4));
+  EXPECT_EQ(swiftkv_cache.bytes_per_token(), 2 * 4 * 16 * 4);
+}
+
+TEST(SwiftKVForward, InterleavedSequencesMatchSeparateRuns) {
+  const ModelConfig config = tiny_swiftkv_config(1, false);
+  Model model(config, random_weights(config, 5), true);
+  const auto a = random_tokens(9, config.vocab_size, 1);
+  const auto b = random_tokens(6, config.vocab_size, 2);
+
+  KVCache batch_cache = model.make_cache(2, 32);
+  std::vector<BatchRow> rows;
+  for (int32_t t = 0; t < 9; ++t) rows.push_back({a[t], t, 0, t == 8});
+  for (int32_t t = 0; t < 6; ++t) rows.push_back({b[t], t, 1, t == 5});
+  const std::vector<float> together = model.forward(rows, batch_cache);
+
+  const ModelWeights& weights = model.weights();
+  const auto ref_a = reference_sequence_logits(config, weights, a, true);
+  const auto ref_b = reference_sequence_logits(config, weights, b, true);
+  const int64_t V = config.vocab_size;
+  EXPECT_LT(relative_error(together.data(), ref_a.data() + 8 * V, V), 1e-5);
+  EXPECT_LT(relative_error(together.data() + V, ref_b.data() + 5 * V, V), 1e-5);
+}
+
+}  // namespace
+}  // namespace swiftkv
