@@ -1,0 +1,13 @@
+// Subcommands of the `swiftkv` executable. Each add_* function registers a
+// subcommand and its options on `app`; the callback runs it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace swiftkv {
+
+void add_generate_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+
+}  // namespace swiftkv

@@ -1,0 +1,46 @@
+#include "cli/model_options.h"
+
+#include <omp.h>
+
+#include <chrono>
+
+#include "core/log.h"
+
+namespace swiftkv {
+
+void add_model_options(CLI::App& command, ModelOptions& options) {
+  command.add_option("-m,--model", options.model_path,
+                     "Model to load: a Hugging Face directory, a .gguf file, or a llama2.c .bin checkpoint")
+      ->required();
+  command.add_option("--tokenizer", options.tokenizer_path,
+                     "llama2.c tokenizer file (tokenizer.bin); required for llama2.c checkpoints only");
+  command.add_flag("--no-swiftkv", options.no_swiftkv,
+                   "Run a SwiftKV checkpoint as its original model (every token through every layer)");
+  command.add_option("--ctx-size", options.context_size,
+                     "Context size in tokens (prompt plus output); 0 uses the model's maximum")
+      ->check(CLI::NonNegativeNumber);
+  command.add_option("-t,--threads", options.threads, "CPU threads; 0 uses all cores")
+      ->check(CLI::NonNegativeNumber);
+}
+
+LoadedModel load_model(const ModelOptions& options) {
+  if (options.threads > 0) omp_set_num_threads(options.threads);
+  const auto start = std::chrono::steady_clock::now();
+
+  LoadedModel loaded;
+  loaded.checkpoint = load_checkpoint(options.model_path, options.tokenizer_path);
+  const ModelConfig& config = loaded.checkpoint.config;
+  const bool use_swiftkv = config.swiftkv && !options.no_swiftkv;
+  loaded.model = make_model(loaded.checkpoint, use_swiftkv);
+  loaded.tokenizer = make_tokenizer(loaded.checkpoint.vocab);
+
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  SKV_LOG_INFO("model", "loaded %s: %s, %lld layers, hidden %lld, vocab %lld, SwiftKV %s, in %.2f s",
+               options.model_path.c_str(), config.model_type.c_str(),
+               static_cast<long long>(config.num_hidden_layers), static_cast<long long>(config.hidden_size),
+               static_cast<long long>(config.vocab_size),
+               use_swiftkv ? "on" : (config.swiftkv ? "off (--no-swiftkv)" : "n/a"), seconds);
+  return loaded;
+}
+
+}  // namespace swiftkv
