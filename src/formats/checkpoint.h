@@ -27,4 +27,8 @@ struct Checkpoint {
 // Throws Error naming the file and the value for anything malformed.
 Checkpoint load_checkpoint(const std::string& path, const std::string& tokenizer_path = "");
 
+// Per-format loaders that load_checkpoint dispatches to.
+Checkpoint load_hf_checkpoint(const std::string& directory);
+Checkpoint load_gguf_checkpoint(const std::string& path);
+
 }  // namespace swiftkv

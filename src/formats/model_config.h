@@ -54,7 +54,8 @@ ModelConfig load_model_config(const std::string& config_path);
 // Adds eos ids (and bos if missing) from a generation_config.json, if present.
 void merge_generation_config(ModelConfig& config, const std::string& generation_config_path);
 
-// Writes config.json for `config` in the form transformers reads.
-nlohmann::json model_config_to_json(const ModelConfig& config);
+// Returns config.json content for `config` in the form transformers reads;
+// `torch_dtype` names the dtype the weights are saved in.
+nlohmann::json model_config_to_json(const ModelConfig& config, const std::string& torch_dtype = "bfloat16");
 
 }  // namespace swiftkv
