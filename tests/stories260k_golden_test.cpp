@@ -36,12 +36,13 @@ const GoldenCase kCases[] = {
     {"empty-prompt.txt", "", 256},
 };
 
-// llama2.c counts BOS and prompt tokens among its steps.
+// llama2.c runs one forward per position 0..steps-1 and prints the token
+// each one yields; the first P - 1 of those are the forced prompt tokens.
 int new_tokens_for(const GoldenCase& golden) {
   const Checkpoint checkpoint = load_checkpoint(stories_dir() + "/stories260K.bin", stories_dir() + "/tok512.bin");
   const auto tokenizer = make_tokenizer(checkpoint.vocab);
   const int prompt_tokens = static_cast<int>(tokenizer->encode(golden.prompt, /*add_special=*/true).size());
-  return golden.steps - prompt_tokens;
+  return golden.steps - prompt_tokens + 1;
 }
 
 void expect_goldens(const std::string& model_args) {

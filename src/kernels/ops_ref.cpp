@@ -37,7 +37,9 @@ void linear_ref(const float* x, const float* W, const float* bias, int64_t T, in
                 float* out) {
   // Blocks of output features keep a slice of W in cache across token rows.
   constexpr int64_t kBlock = 64;
-#pragma omp parallel for schedule(static)
+  // Small products run on one thread: waking a team costs more than they do.
+  const bool parallel = T * K * N >= (int64_t{1} << 18);
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t n0 = 0; n0 < N; n0 += kBlock) {
     const int64_t n1 = n0 + kBlock < N ? n0 + kBlock : N;
     for (int64_t t = 0; t < T; ++t) {

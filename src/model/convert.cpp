@@ -141,7 +141,14 @@ void write_hf_directory(const Checkpoint& checkpoint, const std::string& out_dir
   }
   write_safetensors(out_dir + "/model.safetensors", entries);
 
-  write_json(out_dir + "/config.json", model_config_to_json(checkpoint.config));
+  // transformers loads weights in the config's torch_dtype, so name the
+  // widest dtype that was written.
+  std::string torch_dtype = "bfloat16";
+  for (const SafetensorsEntry& entry : entries) {
+    if (entry.dtype == DType::kF32) torch_dtype = "float32";
+    if (entry.dtype == DType::kF16 && torch_dtype == "bfloat16") torch_dtype = "float16";
+  }
+  write_json(out_dir + "/config.json", model_config_to_json(checkpoint.config, torch_dtype));
   write_json(out_dir + "/generation_config.json", generation_config_json(checkpoint.config));
   write_json(out_dir + "/tokenizer.json", tokenizer_json_from_vocab(checkpoint.vocab));
   nlohmann::json tokenizer_config = tokenizer_config_from_vocab(checkpoint.vocab);

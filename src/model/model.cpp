@@ -161,7 +161,9 @@ void Model::attend(const std::vector<BatchRow>& rows, const float* q, int64_t sl
   const int64_t H = config_.num_attention_heads;
   const int64_t HKV = config_.num_key_value_heads;
   const int64_t DH = config_.head_dim;
-#pragma omp parallel for schedule(dynamic)
+  int64_t work = 0;
+  for (const BatchRow& row : rows) work += (row.pos + 1) * H * DH;
+#pragma omp parallel for schedule(dynamic) if (work >= (int64_t{1} << 16))
   for (int64_t t = 0; t < T; ++t) {
     const BatchRow& row = rows[t];
     attention_row_ref(q + t * H * DH, cache.key(row.seq, slot, 0), cache.value(row.seq, slot, 0),
