@@ -1,0 +1,134 @@
+#include "kernels/attention.h"
+
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/attention_simd.h"
+#include "kernels/ops_ref.h"
+
+namespace swiftkv {
+
+namespace {
+
+using attention_detail::KvGroupTask;
+using attention_detail::QueryHead;
+
+// Query heads per task. Every head of a task reads each K/V tile once it is
+// loaded, so more heads mean fewer loads. With 16 heads the K and V tiles
+// (16 KiB each) and the output accumulators (16 * DH floats) fit together in a
+// 48 KiB L1 data cache for DH <= 128. NOTE: 16 is not tuned by measurement.
+constexpr int64_t kMaxHeadsPerTask = 16;
+
+// Below this many multiply-adds a call runs on the calling thread, because
+// waking the OpenMP team costs more than the work.
+constexpr int64_t kMinParallelMultiplyAdds = int64_t{1} << 18;
+
+// Rows [first, first + count) of one sequence that share a task.
+struct RowBlock {
+  int64_t first;
+  int64_t count;
+};
+
+// Groups consecutive rows that read the same cache (prefill rows of one
+// sequence) into blocks of at most `max_rows`.
+std::vector<RowBlock> block_rows(const AttentionRow* rows, int64_t count, int64_t max_rows) {
+  std::vector<RowBlock> blocks;
+  for (int64_t r = 0; r < count; ++r) {
+    if (!blocks.empty()) {
+      RowBlock& last = blocks.back();
+      const AttentionRow& first_row = rows[last.first];
+      if (last.count < max_rows && rows[r].keys == first_row.keys && rows[r].values == first_row.values) {
+        ++last.count;
+        continue;
+      }
+    }
+    blocks.push_back({r, 1});
+  }
+  return blocks;
+}
+
+void check_shapes(const AttentionRow* rows, int64_t count, int64_t row_stride, int64_t H, int64_t HKV,
+                  int64_t DH) {
+  if (H <= 0 || HKV <= 0 || H % HKV != 0) {
+    fail("attention: %lld query heads is not a positive multiple of %lld KV heads", static_cast<long long>(H),
+         static_cast<long long>(HKV));
+  }
+  if (DH <= 0 || row_stride < HKV * DH) {
+    fail("attention: row stride %lld is smaller than HKV * DH = %lld * %lld", static_cast<long long>(row_stride),
+         static_cast<long long>(HKV), static_cast<long long>(DH));
+  }
+  for (int64_t r = 0; r < count; ++r) SKV_ASSERT(rows[r].n >= 1);
+}
+
+void attention_rows_scalar(const AttentionRow* rows, int64_t count, int64_t row_stride, int64_t H, int64_t HKV,
+                           int64_t DH, bool parallel) {
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+  for (int64_t r = 0; r < count; ++r) {
+    const AttentionRow& row = rows[r];
+    attention_row_ref(row.q, row.keys, row.values, row.n, row_stride, H, HKV, DH, row.out);
+  }
+}
+
+}  // namespace
+
+void attention_rows(const AttentionRow* rows, int64_t count, int64_t row_stride, int64_t H, int64_t HKV,
+                    int64_t DH, CpuLevel level) {
+  check_shapes(rows, count, row_stride, H, HKV, DH);
+  if (count == 0) return;
+
+  int64_t multiply_adds = 0;
+  for (int64_t r = 0; r < count; ++r) multiply_adds += 2 * rows[r].n * H * DH;
+  const bool parallel = multiply_adds >= kMinParallelMultiplyAdds;
+
+  // The vector kernels load whole vectors of a head, so DH must be a multiple
+  // of the vector width; AVX-512 with DH % 16 == 8 uses the AVX2 kernel.
+  if (level == CpuLevel::kScalar || DH % 8 != 0) {
+    attention_rows_scalar(rows, count, row_stride, H, HKV, DH, parallel);
+    return;
+  }
+  const bool use_avx512 = level >= CpuLevel::kAvx512 && DH % 16 == 0;
+  void (*const attend)(const KvGroupTask&) =
+      use_avx512 ? attention_detail::attend_kv_group_avx512 : attention_detail::attend_kv_group_avx2;
+
+  const int64_t group = H / HKV;
+  const int64_t rows_per_block = group >= kMaxHeadsPerTask ? 1 : kMaxHeadsPerTask / group;
+  const std::vector<RowBlock> blocks = block_rows(rows, count, rows_per_block);
+  const int64_t task_count = static_cast<int64_t>(blocks.size()) * HKV;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(DH));
+
+#pragma omp parallel if (parallel)
+  {
+    std::vector<QueryHead> heads(static_cast<size_t>(rows_per_block * group));
+    std::vector<float> scratch(
+        static_cast<size_t>(attention_detail::kv_group_scratch_floats(rows_per_block * group, DH)));
+
+    // Later blocks of a prefill have longer rows, so handing them out first
+    // balances the dynamic schedule.
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t i = 0; i < task_count; ++i) {
+      const int64_t task_index = task_count - 1 - i;
+      const RowBlock& block = blocks[static_cast<size_t>(task_index / HKV)];
+      const int64_t kv_head = task_index % HKV;
+
+      int64_t head_count = 0;
+      for (int64_t r = block.first; r < block.first + block.count; ++r) {
+        for (int64_t h = kv_head * group; h < (kv_head + 1) * group; ++h) {
+          heads[static_cast<size_t>(head_count++)] = {rows[r].q + h * DH, rows[r].n, rows[r].out + h * DH};
+        }
+      }
+      const AttentionRow& first_row = rows[block.first];
+      const KvGroupTask task{heads.data(),
+                             head_count,
+                             first_row.keys + kv_head * DH,
+                             first_row.values + kv_head * DH,
+                             row_stride,
+                             DH,
+                             scale,
+                             scratch.data()};
+      attend(task);
+    }
+  }
+}
+
+}  // namespace swiftkv

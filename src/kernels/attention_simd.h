@@ -1,0 +1,52 @@
+// Interface between the attention dispatcher (attention.cpp) and the
+// per-instruction-set kernels (attention_avx512.cpp, attention_avx2.cpp).
+// Callers must check the CPU level before calling a kernel.
+#pragma once
+
+#include <cstdint>
+
+namespace swiftkv::attention_detail {
+
+// One query head: q[DH] attends to positions 0..n-1, result written to out[DH].
+struct QueryHead {
+  const float* q;
+  int64_t n;
+  float* out;
+};
+
+// The query heads that read one KV head: the H / HKV heads of a GQA group,
+// for one or more rows of the same sequence. `keys` and `values` already point
+// at this KV head's DH floats in cache row 0; row p is `row_stride` floats
+// further. Every row below the largest n must be readable.
+struct KvGroupTask {
+  const QueryHead* heads;
+  int64_t head_count;
+  const float* keys;
+  const float* values;
+  int64_t row_stride;
+  int64_t DH;
+  float scale;     // 1 / sqrt(DH)
+  float* scratch;  // kv_group_scratch_floats(head_count, DH) floats
+};
+
+// Positions per tile: K and V tiles of about 16 KiB each stay in the L1 data
+// cache while every query head of the task reads them. These helpers are
+// static so the copies in files built for different instruction sets stay
+// separate.
+static constexpr int64_t tile_positions(int64_t DH) {
+  const int64_t positions = 4096 / DH;
+  const int64_t rounded = positions / 16 * 16;
+  return rounded < 16 ? 16 : rounded;
+}
+
+static constexpr int64_t kv_group_scratch_floats(int64_t head_count, int64_t DH) {
+  // Scores of one tile, output accumulators [head_count, DH], and the
+  // running max and sum per head.
+  return tile_positions(DH) + head_count * (DH + 2);
+}
+
+// Both require DH % 8 == 0; the AVX-512 kernel also requires DH % 16 == 0.
+void attend_kv_group_avx512(const KvGroupTask& task);
+void attend_kv_group_avx2(const KvGroupTask& task);
+
+}  // namespace swiftkv::attention_detail

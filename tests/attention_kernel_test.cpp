@@ -1,0 +1,203 @@
+// The tiled attention kernel against attention_row_ref at every CPU level
+// this machine supports, plus a prefill throughput report.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/attention.h"
+#include "kernels/cpu_features.h"
+#include "kernels/ops_ref.h"
+
+namespace swiftkv {
+namespace {
+
+// Relative error bound ||out - ref|| / ||ref||. The kernel sums dot products
+// and softmax terms in a different order than the reference and uses a vector
+// exp with relative error below 1.2e-7. Measured: at most 1.1e-6 up to
+// n = 1000 and 4.6e-6 at n = 32768, where both sides round a float32 sum of
+// 32768 weighted values.
+constexpr double kAttentionTolerance = 1e-5;
+
+std::vector<CpuLevel> supported_levels() {
+  std::vector<CpuLevel> levels;
+  for (CpuLevel level : {CpuLevel::kScalar, CpuLevel::kAvx2, CpuLevel::kAvx512, CpuLevel::kAmx}) {
+    if (level <= detected_cpu_level()) levels.push_back(level);
+  }
+  return levels;
+}
+
+std::vector<float> random_floats(size_t count, std::mt19937& rng, float scale) {
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> values(count);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+double relative_error(const std::vector<float>& out, const std::vector<float>& ref) {
+  double diff = 0.0, norm = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    diff += (static_cast<double>(out[i]) - ref[i]) * (static_cast<double>(out[i]) - ref[i]);
+    norm += static_cast<double>(ref[i]) * ref[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
+struct HeadShape {
+  int64_t H, HKV, DH;
+};
+
+// One sequence whose cache contains `n` positions, with `row_count` query rows at
+// the last positions (prefill when row_count > 1). Rows are `row_stride` floats
+// apart in the cache, wider than HKV * DH as when layers are interleaved.
+struct SequenceCase {
+  HeadShape shape;
+  int64_t n;
+  int64_t row_count;
+  int64_t row_stride;
+  std::vector<float> keys, values, queries, expected;
+
+  SequenceCase(HeadShape s, int64_t n_, int64_t rows, std::mt19937& rng)
+      : shape(s), n(n_), row_count(rows), row_stride(s.HKV * s.DH + 8) {
+    // Queries in [-2, 2] and keys in [-1, 1] give scaled scores with a standard
+    // deviation of about 0.7, so the softmax is neither flat nor one-hot.
+    keys = random_floats(static_cast<size_t>(n * row_stride), rng, 1.0f);
+    values = random_floats(static_cast<size_t>(n * row_stride), rng, 1.0f);
+    queries = random_floats(static_cast<size_t>(rows * s.H * s.DH), rng, 2.0f);
+    expected.resize(queries.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      attention_row_ref(queries.data() + r * s.H * s.DH, keys.data(), values.data(), n - rows + 1 + r, row_stride,
+                        s.H, s.HKV, s.DH, expected.data() + r * s.H * s.DH);
+    }
+  }
+
+  std::vector<AttentionRow> rows(std::vector<float>& out) const {
+    std::vector<AttentionRow> result;
+    for (int64_t r = 0; r < row_count; ++r) {
+      result.push_back({queries.data() + r * shape.H * shape.DH, keys.data(), values.data(), n - row_count + 1 + r,
+                        out.data() + r * shape.H * shape.DH});
+    }
+    return result;
+  }
+};
+
+const HeadShape kShapes[] = {{1, 1, 8}, {4, 2, 8},  {9, 3, 64},  {32, 8, 64}, {1, 1, 72},
+                             {9, 3, 72}, {4, 2, 128}, {32, 8, 128}, {8, 2, 256}};
+const int64_t kLengths[] = {1, 2, 63, 64, 65, 1000};
+
+TEST(AttentionKernel, DecodeRowsMatchReference) {
+  std::mt19937 rng(1);
+  for (const HeadShape& shape : kShapes) {
+    for (int64_t n : kLengths) {
+      const SequenceCase sequence(shape, n, 1, rng);
+      for (CpuLevel level : supported_levels()) {
+        std::vector<float> out(sequence.expected.size());
+        const std::vector<AttentionRow> rows = sequence.rows(out);
+        attention_rows(rows.data(), 1, sequence.row_stride, shape.H, shape.HKV, shape.DH, level);
+        EXPECT_LE(relative_error(out, sequence.expected), kAttentionTolerance)
+            << cpu_level_name(level) << " H=" << shape.H << " HKV=" << shape.HKV << " DH=" << shape.DH << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST(AttentionKernel, PrefillRowsMatchReference) {
+  std::mt19937 rng(2);
+  for (const HeadShape& shape : kShapes) {
+    for (int64_t n : kLengths) {
+      // The last rows of a prompt: each row attends to its own prefix.
+      const int64_t row_count = n < 37 ? n : 37;
+      const SequenceCase sequence(shape, n, row_count, rng);
+      for (CpuLevel level : supported_levels()) {
+        std::vector<float> out(sequence.expected.size());
+        const std::vector<AttentionRow> rows = sequence.rows(out);
+        attention_rows(rows.data(), row_count, sequence.row_stride, shape.H, shape.HKV, shape.DH, level);
+        EXPECT_LE(relative_error(out, sequence.expected), kAttentionTolerance)
+            << cpu_level_name(level) << " H=" << shape.H << " HKV=" << shape.HKV << " DH=" << shape.DH << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST(AttentionKernel, BatchOfSequencesMatchesReference) {
+  // Decode rows of several sequences in one call, each over its own cache.
+  std::mt19937 rng(3);
+  const HeadShape shape{9, 3, 64};
+  std::vector<SequenceCase> sequences;
+  for (int64_t n : {1, 17, 64, 300, 1000}) sequences.emplace_back(shape, n, 1, rng);
+
+  for (CpuLevel level : supported_levels()) {
+    std::vector<std::vector<float>> outputs;
+    std::vector<AttentionRow> rows;
+    for (const SequenceCase& sequence : sequences) outputs.emplace_back(sequence.expected.size());
+    for (size_t i = 0; i < sequences.size(); ++i) rows.push_back(sequences[i].rows(outputs[i])[0]);
+    attention_rows(rows.data(), static_cast<int64_t>(rows.size()), sequences[0].row_stride, shape.H, shape.HKV,
+                   shape.DH, level);
+    for (size_t i = 0; i < sequences.size(); ++i) {
+      EXPECT_LE(relative_error(outputs[i], sequences[i].expected), kAttentionTolerance)
+          << cpu_level_name(level) << " n=" << sequences[i].n;
+    }
+  }
+}
+
+TEST(AttentionKernel, LongContextMatchesReference) {
+  // 32k positions: the running sum and max cross 500+ tiles.
+  std::mt19937 rng(4);
+  const SequenceCase sequence({32, 8, 128}, 32768, 1, rng);
+  for (CpuLevel level : supported_levels()) {
+    std::vector<float> out(sequence.expected.size());
+    const std::vector<AttentionRow> rows = sequence.rows(out);
+    attention_rows(rows.data(), 1, sequence.row_stride, 32, 8, 128, level);
+    EXPECT_LE(relative_error(out, sequence.expected), kAttentionTolerance) << cpu_level_name(level);
+  }
+}
+
+TEST(AttentionKernel, InvalidHeadCountsThrow) {
+  std::vector<float> buffer(64, 0.0f);
+  const AttentionRow row{buffer.data(), buffer.data(), buffer.data(), 1, buffer.data()};
+  EXPECT_THROW(attention_rows(&row, 1, 24, 3, 2, 8, CpuLevel::kScalar), Error);
+  EXPECT_THROW(attention_rows(&row, 1, 8, 2, 2, 8, CpuLevel::kScalar), Error);
+}
+
+// Prefill of `T` tokens of one sequence: row t attends to positions 0..t.
+double prefill_seconds(const HeadShape& shape, int64_t T, CpuLevel level) {
+  std::mt19937 rng(5);
+  const int64_t row_stride = shape.HKV * shape.DH;
+  const std::vector<float> keys = random_floats(static_cast<size_t>(T * row_stride), rng, 1.0f);
+  const std::vector<float> values = random_floats(static_cast<size_t>(T * row_stride), rng, 1.0f);
+  const std::vector<float> queries = random_floats(static_cast<size_t>(T * shape.H * shape.DH), rng, 2.0f);
+  std::vector<float> out(queries.size());
+  std::vector<AttentionRow> rows;
+  for (int64_t t = 0; t < T; ++t) {
+    rows.push_back({queries.data() + t * shape.H * shape.DH, keys.data(), values.data(), t + 1,
+                    out.data() + t * shape.H * shape.DH});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  attention_rows(rows.data(), T, row_stride, shape.H, shape.HKV, shape.DH, level);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST(AttentionKernel, PrefillThroughputReport) {
+  // Prints throughput only and asserts nothing about speed.
+  const int64_t T = 2048;
+  for (const HeadShape& shape : {HeadShape{9, 3, 64}, HeadShape{32, 8, 64}}) {
+    // 4 * n * H * DH FLOPs per row (QK^T and PV), summed over n = 1..T.
+    const double flops = 4.0 * static_cast<double>(T) * static_cast<double>(T + 1) / 2.0 *
+                         static_cast<double>(shape.H * shape.DH);
+    for (CpuLevel level : supported_levels()) {
+      if (level == CpuLevel::kAmx) continue;  // the same kernel as AVX-512
+      prefill_seconds(shape, 256, level);     // warm-up: threads and page faults
+      const double seconds = prefill_seconds(shape, T, level);
+      std::printf("attention prefill T=%lld H=%lld HKV=%lld DH=%lld %-6s: %8.1f ms, %6.1f GFLOP/s\n",
+                  static_cast<long long>(T), static_cast<long long>(shape.H), static_cast<long long>(shape.HKV),
+                  static_cast<long long>(shape.DH), cpu_level_name(level), seconds * 1e3, flops / seconds * 1e-9);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace swiftkv
