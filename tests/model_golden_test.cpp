@@ -150,3 +150,47 @@ TEST(SwiftKVGolden, SmolLM2ConvertedK15) {
 
 }  // namespace
 }  // namespace swiftkv
+
+namespace swiftkv {
+namespace {
+
+// The bf16 fast path: logits within bf16 rounding of the float32 reference,
+// and greedy tokens identical up to the first step whose reference top-2
+// margin is within that measured error (a near-tie bf16 may flip).
+TEST(SmolLM2Golden, FastPathWithinBf16Bound) {
+  if (!testing::file_exists(testing::smollm2_gguf())) GTEST_SKIP() << "run scripts/fetch_model.sh first";
+  const std::string dir = golden_dir() + "/smollm2";
+  const nlohmann::json index = read_json_file(dir + "/prompts.json");
+  const Checkpoint checkpoint = load_checkpoint(testing::smollm2_gguf());
+  const auto model = make_model(checkpoint, /*use_swiftkv=*/false, WeightFormat::kBF16);
+
+  for (const auto& prompt : index.at("prompts")) {
+    const std::string name = prompt.at("name").get<std::string>();
+    const auto ids = prompt.at("ids").get<std::vector<int32_t>>();
+    KVCache cache = model->make_cache(1, static_cast<int64_t>(ids.size()) + 64);
+    std::vector<float> logits = prefill(*model, cache, ids, 256);
+    const std::vector<float> expected = read_logits_block(dir + "/logits.f32", prompt.at("last_logits"));
+    ASSERT_EQ(logits.size(), expected.size()) << name;
+    EXPECT_LT(relative_error(logits.data(), expected.data(), static_cast<int64_t>(expected.size())), 3e-2) << name;
+
+    // Twice the largest logit error seen at the prompt bounds a flip.
+    double max_error = 0.0;
+    for (size_t i = 0; i < expected.size(); ++i) max_error = std::max(max_error, std::abs(double(logits[i]) - expected[i]));
+    const double tie_bound = 2.0 * max_error;
+    const auto& greedy = prompt.at("greedy_ids");
+    const auto& margins = prompt.at("greedy_top2_margins");
+    size_t compared = 0;
+    for (size_t step = 0; step < greedy.size(); ++step) {
+      if (margins[step].get<double>() < tie_bound) break;
+      const int32_t token = argmax(logits);
+      ASSERT_EQ(token, greedy[step].get<int32_t>()) << name << " step " << step << " bound " << tie_bound;
+      logits = model->forward({{token, static_cast<int32_t>(ids.size() + step), 0, true}}, cache);
+      ++compared;
+    }
+    std::printf("%s: bf16 logit error max %.4f, greedy tokens compared %zu of %zu\n", name.c_str(), max_error,
+                compared, greedy.size());
+  }
+}
+
+}  // namespace
+}  // namespace swiftkv

@@ -46,10 +46,14 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-CommandResult run_swiftkv(const std::string& args) {
+CommandResult run_swiftkv(const std::string& args, const std::string& stdin_text) {
   const std::string dir = make_temp_dir("swiftkv_cmd_");
+  {
+    std::ofstream input(dir + "/in", std::ios::binary);
+    input << stdin_text;
+  }
   const std::string command = std::string(SWIFTKV_BINARY) + " " + args + " > " + dir + "/out 2> " + dir +
-                              "/err < /dev/null";
+                              "/err < " + dir + "/in";
   const int status = std::system(command.c_str());
   CommandResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -17,8 +17,9 @@ struct CommandResult {
   std::string err;  // stderr
 };
 
-// Runs the swiftkv executable with `args` (a shell-quoted string).
-CommandResult run_swiftkv(const std::string& args);
+// Runs the swiftkv executable with `args` (a shell-quoted string) and
+// `stdin_text` on its standard input.
+CommandResult run_swiftkv(const std::string& args, const std::string& stdin_text = "");
 
 // A fresh directory under /tmp, removed by the caller if wanted.
 std::string make_temp_dir(const std::string& prefix);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/error.h"
 #include "core/log.h"
 
 namespace swiftkv {
@@ -19,8 +20,20 @@ void add_model_options(CLI::App& command, ModelOptions& options) {
   command.add_option("--ctx-size", options.context_size,
                      "Context size in tokens (prompt plus output); 0 uses the model's maximum")
       ->check(CLI::NonNegativeNumber);
+  command.add_option("--weights", options.weights,
+                     "Weight format of the linear layers: bf16 (fast, default), int8 (per-block scales), "
+                     "or f32 (plain reference kernels)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
+      ->capture_default_str();
   command.add_option("-t,--threads", options.threads, "CPU threads; 0 uses all cores")
       ->check(CLI::NonNegativeNumber);
+}
+
+WeightFormat parse_weight_format(const std::string& name) {
+  if (name == "f32") return WeightFormat::kF32;
+  if (name == "int8") return WeightFormat::kInt8;
+  if (name == "bf16") return WeightFormat::kBF16;
+  fail("weight format '%s' is not supported; use f32, bf16 or int8", name.c_str());
 }
 
 LoadedModel load_model(const ModelOptions& options) {
@@ -31,15 +44,16 @@ LoadedModel load_model(const ModelOptions& options) {
   loaded.checkpoint = load_checkpoint(options.model_path, options.tokenizer_path);
   const ModelConfig& config = loaded.checkpoint.config;
   const bool use_swiftkv = config.swiftkv && !options.no_swiftkv;
-  loaded.model = make_model(loaded.checkpoint, use_swiftkv);
+  loaded.model = make_model(loaded.checkpoint, use_swiftkv, parse_weight_format(options.weights));
   loaded.tokenizer = make_tokenizer(loaded.checkpoint.vocab);
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  SKV_LOG_INFO("model", "loaded %s: %s, %lld layers, hidden %lld, vocab %lld, SwiftKV %s, in %.2f s",
+  SKV_LOG_INFO("model", "loaded %s: %s, %lld layers, hidden %lld, vocab %lld, SwiftKV %s, %s weights on %s, in %.2f s",
                options.model_path.c_str(), config.model_type.c_str(),
                static_cast<long long>(config.num_hidden_layers), static_cast<long long>(config.hidden_size),
                static_cast<long long>(config.vocab_size),
-               use_swiftkv ? "on" : (config.swiftkv ? "off (--no-swiftkv)" : "n/a"), seconds);
+               use_swiftkv ? "on" : (config.swiftkv ? "off (--no-swiftkv)" : "n/a"),
+               weight_format_name(loaded.model->weight_format()), cpu_level_name(loaded.model->cpu_level()), seconds);
   return loaded;
 }
 

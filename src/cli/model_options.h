@@ -19,6 +19,7 @@ struct ModelOptions {
   bool no_swiftkv = false;
   int64_t context_size = 0;
   int threads = 0;
+  std::string weights = "bf16";  // f32 (reference), bf16 or int8
 };
 
 // Registers -m/--model, --tokenizer, --no-swiftkv, --ctx-size and --threads.
@@ -29,6 +30,9 @@ struct LoadedModel {
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
 };
+
+// Parses a --weights value ("f32", "bf16", "int8").
+WeightFormat parse_weight_format(const std::string& name);
 
 // Loads checkpoint, weights and tokenizer, logging what was loaded. SwiftKV
 // is on for SwiftKV checkpoints unless --no-swiftkv was given.

@@ -1,37 +1,33 @@
 #include "model/model.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "formats/checkpoint.h"
+#include "kernels/attention.h"
 
 namespace swiftkv {
 namespace {
-
-// Adds the FLOPs of x[T, K] @ W[N, K]^T.
-void count_linear(FlopCount* flops, int64_t T, int64_t K, int64_t N) {
-  if (flops != nullptr) flops->linear += 2.0 * static_cast<double>(T) * K * N;
-}
-
-std::vector<float> linear(const std::vector<float>& x, int64_t T, const Weight& weight,
-                          const Weight& bias, FlopCount* flops) {
-  const int64_t N = weight.shape[0];
-  const int64_t K = weight.shape[1];
-  std::vector<float> out(static_cast<size_t>(T * N));
-  linear_ref(x.data(), weight.data(), bias.data(), T, K, N, out.data());
-  count_linear(flops, T, K, N);
-  return out;
-}
-
-std::vector<float> rmsnorm(const std::vector<float>& x, int64_t T, const Weight& weight, float eps) {
-  const int64_t D = weight.shape[0];
-  std::vector<float> out(static_cast<size_t>(T * D));
-  rmsnorm_ref(x.data(), weight.data(), T, D, eps, out.data());
-  return out;
-}
 
 std::vector<int32_t> positions_of(const std::vector<BatchRow>& rows) {
   std::vector<int32_t> positions(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) positions[i] = rows[i].pos;
   return positions;
+}
+
+// Packs W (and its bias) for `format`; make_linear copies the values.
+std::unique_ptr<LinearWeight> pack(const Weight& weight, const Weight& bias, WeightFormat format, CpuLevel level) {
+  if (weight.empty()) return nullptr;
+  return make_linear(weight.data(), bias.data(), weight.shape[0], weight.shape[1], format, level);
+}
+
+void release(Weight& weight) {
+  weight.values.clear();
+  weight.values.shrink_to_fit();
+}
+
+void add_into(std::vector<float>& acc, const std::vector<float>& x) {
+  for (size_t i = 0; i < acc.size(); ++i) acc[i] += x[i];
 }
 
 }  // namespace
@@ -46,17 +42,93 @@ RopeScalingParams rope_scaling_params(const ModelConfig& config) {
   return params;
 }
 
-Model::Model(ModelConfig config, ModelWeights weights, bool use_swiftkv)
-    : config_(std::move(config)), weights_(std::move(weights)), use_swiftkv_(use_swiftkv) {
+Model::Model(ModelConfig config, ModelWeights weights, bool use_swiftkv, WeightFormat format)
+    : config_(std::move(config)),
+      weights_(std::move(weights)),
+      use_swiftkv_(use_swiftkv),
+      format_(format),
+      level_(format == WeightFormat::kF32 ? CpuLevel::kScalar : active_cpu_level()) {
   if (use_swiftkv_ && !config_.swiftkv) {
     fail("SwiftKV was requested but model_type '%s' is not a SwiftKV checkpoint; "
          "create one with 'swiftkv convert --swiftkv'", config_.model_type.c_str());
   }
   inv_freq_ = rope_inv_freq(config_.head_dim, config_.rope_theta, rope_scaling_params(config_));
+  rope_table_ = std::make_shared<RopeTable>(make_rope_table(inv_freq_, config_.max_position_embeddings));
+  pack_weights();
+}
+
+void Model::pack_weights() {
+  // A tied LM head packs the embedding matrix, whose float32 rows stay for lookups.
+  lm_head_ = pack(weights_.output_weight(), Weight(), format_, level_);
+
+  packed_.resize(weights_.layers.size());
+  for (size_t i = 0; i < weights_.layers.size(); ++i) {
+    const LayerWeights& layer = weights_.layers[i];
+    PackedLayer& out = packed_[i];
+    out.q = pack(layer.q_proj, layer.q_bias, format_, level_);
+    out.k = pack(layer.k_proj, layer.k_bias, format_, level_);
+    out.v = pack(layer.v_proj, layer.v_bias, format_, level_);
+    out.o = pack(layer.o_proj, Weight(), format_, level_);
+    out.gate = pack(layer.gate_proj, Weight(), format_, level_);
+    out.up = pack(layer.up_proj, Weight(), format_, level_);
+    out.down = pack(layer.down_proj, Weight(), format_, level_);
+    out.q_swiftkv = pack(layer.q_proj_swiftkv, layer.q_bias_swiftkv, format_, level_);
+    out.k_swiftkv = pack(layer.k_proj_swiftkv, layer.k_bias_swiftkv, format_, level_);
+    out.v_swiftkv = pack(layer.v_proj_swiftkv, layer.v_bias_swiftkv, format_, level_);
+  }
+  // The reference path keeps float32 weights for reference_sequence_logits.
+  if (format_ == WeightFormat::kF32) return;
+  release(weights_.lm_head);
+  for (LayerWeights& layer : weights_.layers) {
+    for (Weight* weight : {&layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.o_proj, &layer.gate_proj,
+                           &layer.up_proj, &layer.down_proj, &layer.q_proj_swiftkv, &layer.k_proj_swiftkv,
+                           &layer.v_proj_swiftkv}) {
+      release(*weight);
+    }
+  }
+}
+
+int64_t Model::linear_weight_bytes() const {
+  int64_t bytes = lm_head_->weight_bytes();
+  for (const PackedLayer& layer : packed_) {
+    for (const auto* weight : {&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down,
+                               &layer.q_swiftkv, &layer.k_swiftkv, &layer.v_swiftkv}) {
+      if (*weight) bytes += (*weight)->weight_bytes();
+    }
+  }
+  return bytes;
 }
 
 KVCache Model::make_cache(int64_t num_sequences, int64_t capacity) const {
+  std::lock_guard<std::mutex> lock(rope_mutex_);
+  if (capacity > rope_table_->max_positions) {
+    rope_table_ = std::make_shared<RopeTable>(make_rope_table(inv_freq_, capacity));
+  }
   return KVCache(config_, use_swiftkv_, num_sequences, capacity);
+}
+
+std::vector<float> Model::apply(const LinearWeight& weight, const std::vector<float>& x, int64_t T,
+                                FlopCount* flops) const {
+  std::vector<float> out(static_cast<size_t>(T * weight.out_features()));
+  weight.forward(x.data(), T, out.data());
+  if (flops != nullptr) flops->linear += 2.0 * static_cast<double>(T) * weight.in_features() * weight.out_features();
+  return out;
+}
+
+std::vector<float> Model::norm(const std::vector<float>& x, int64_t T, const Weight& weight) const {
+  std::vector<float> out(x.size());
+  rmsnorm(x.data(), weight.data(), T, weight.shape[0], config_.rms_norm_eps, out.data(), level_);
+  return out;
+}
+
+void Model::apply_rope(std::vector<float>& x, const std::vector<int32_t>& positions, int64_t NH) const {
+  std::shared_ptr<const RopeTable> table;
+  {
+    std::lock_guard<std::mutex> lock(rope_mutex_);
+    table = rope_table_;
+  }
+  const int64_t T = static_cast<int64_t>(positions.size());
+  rope(x.data(), positions.data(), T, NH, config_.head_dim, *table, level_);
 }
 
 void Model::check_rows(const std::vector<BatchRow>& rows, const KVCache& cache) const {
@@ -119,6 +191,7 @@ std::vector<float> Model::forward(const std::vector<BatchRow>& rows, KVCache& ca
 void Model::run_layer(int64_t layer_index, bool swiftkv_layer, const std::vector<BatchRow>& rows,
                       std::vector<float>& hidden, KVCache& cache, FlopCount* flops) const {
   const LayerWeights& layer = weights_.layers[static_cast<size_t>(layer_index)];
+  const PackedLayer& packed = packed_[static_cast<size_t>(layer_index)];
   const int64_t T = static_cast<int64_t>(rows.size());
   if (T == 0) return;
   const int64_t H = config_.num_attention_heads;
@@ -127,18 +200,17 @@ void Model::run_layer(int64_t layer_index, bool swiftkv_layer, const std::vector
   const int64_t slot = cache.slot_for_layer(layer_index);
   const std::vector<int32_t> positions = positions_of(rows);
 
-  std::vector<float> x = rmsnorm(hidden, T, layer.input_norm, config_.rms_norm_eps);
+  const std::vector<float> x = norm(hidden, T, layer.input_norm);
 
   // q[T, H, DH]
-  std::vector<float> q = swiftkv_layer ? linear(x, T, layer.q_proj_swiftkv, layer.q_bias_swiftkv, flops)
-                                       : linear(x, T, layer.q_proj, layer.q_bias, flops);
-  rope_ref(q.data(), positions.data(), T, H, DH, inv_freq_);
+  std::vector<float> q = apply(swiftkv_layer ? *packed.q_swiftkv : *packed.q, x, T, flops);
+  apply_rope(q, positions, H);
 
   if (!swiftkv_layer) {
     // k, v[T, HKV, DH] into the cache.
-    std::vector<float> k = linear(x, T, layer.k_proj, layer.k_bias, flops);
-    std::vector<float> v = linear(x, T, layer.v_proj, layer.v_bias, flops);
-    rope_ref(k.data(), positions.data(), T, HKV, DH, inv_freq_);
+    std::vector<float> k = apply(*packed.k, x, T, flops);
+    const std::vector<float> v = apply(*packed.v, x, T, flops);
+    apply_rope(k, positions, HKV);
     for (int64_t t = 0; t < T; ++t) {
       std::copy_n(k.data() + t * HKV * DH, HKV * DH, cache.key(rows[t].seq, slot, rows[t].pos));
       std::copy_n(v.data() + t * HKV * DH, HKV * DH, cache.value(rows[t].seq, slot, rows[t].pos));
@@ -149,26 +221,23 @@ void Model::run_layer(int64_t layer_index, bool swiftkv_layer, const std::vector
   attend(rows, q.data(), slot, cache, attn.data(), flops);
 
   // Residual: h' = h + attention @ Wo^T
-  std::vector<float> attn_out = linear(attn, T, layer.o_proj, Weight(), flops);
-  for (size_t i = 0; i < hidden.size(); ++i) hidden[i] += attn_out[i];
+  add_into(hidden, apply(*packed.o, attn, T, flops));
 
-  run_mlp(layer, T, hidden, flops);
+  run_mlp(layer_index, T, hidden, flops);
 }
 
 void Model::attend(const std::vector<BatchRow>& rows, const float* q, int64_t slot, KVCache& cache,
                    float* out, FlopCount* flops) const {
   const int64_t T = static_cast<int64_t>(rows.size());
   const int64_t H = config_.num_attention_heads;
-  const int64_t HKV = config_.num_key_value_heads;
   const int64_t DH = config_.head_dim;
-  int64_t work = 0;
-  for (const BatchRow& row : rows) work += (row.pos + 1) * H * DH;
-#pragma omp parallel for schedule(dynamic) if (work >= (int64_t{1} << 16))
+  std::vector<AttentionRow> work(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t) {
     const BatchRow& row = rows[t];
-    attention_row_ref(q + t * H * DH, cache.key(row.seq, slot, 0), cache.value(row.seq, slot, 0),
-                      row.pos + 1, cache.row_floats(), H, HKV, DH, out + t * H * DH);
+    work[t] = {q + t * H * DH, cache.key(row.seq, slot, 0), cache.value(row.seq, slot, 0), row.pos + 1,
+               out + t * H * DH};
   }
+  attention_rows(work.data(), T, cache.row_floats(), H, config_.num_key_value_heads, DH, level_);
   if (flops == nullptr) return;
   for (const BatchRow& row : rows) {
     // q.k scores and the weighted sum over values: 2 * 2 * n * H * DH.
@@ -185,15 +254,15 @@ void Model::project_swiftkv_kv(const std::vector<BatchRow>& rows, const std::vec
   const int64_t HKV = config_.num_key_value_heads;
   const int64_t DH = config_.head_dim;
   const std::vector<int32_t> positions = positions_of(rows);
-  const std::vector<float> s = rmsnorm(hidden, T, weights_.norm_swiftkv, config_.rms_norm_eps);
+  const std::vector<float> s = norm(hidden, T, weights_.norm_swiftkv);
 
   for (int64_t leader = config_.num_key_value_layers; leader < config_.num_hidden_layers;
        leader += config_.key_value_group_size) {
-    const LayerWeights& layer = weights_.layers[static_cast<size_t>(leader)];
+    const PackedLayer& packed = packed_[static_cast<size_t>(leader)];
     const int64_t slot = cache.slot_for_layer(leader);
-    std::vector<float> k = linear(s, T, layer.k_proj_swiftkv, layer.k_bias_swiftkv, flops);
-    std::vector<float> v = linear(s, T, layer.v_proj_swiftkv, layer.v_bias_swiftkv, flops);
-    rope_ref(k.data(), positions.data(), T, HKV, DH, inv_freq_);
+    std::vector<float> k = apply(*packed.k_swiftkv, s, T, flops);
+    const std::vector<float> v = apply(*packed.v_swiftkv, s, T, flops);
+    apply_rope(k, positions, HKV);
     for (int64_t t = 0; t < T; ++t) {
       std::copy_n(k.data() + t * HKV * DH, HKV * DH, cache.key(rows[t].seq, slot, rows[t].pos));
       std::copy_n(v.data() + t * HKV * DH, HKV * DH, cache.value(rows[t].seq, slot, rows[t].pos));
@@ -202,25 +271,22 @@ void Model::project_swiftkv_kv(const std::vector<BatchRow>& rows, const std::vec
 }
 
 // h = h + down(silu(gate(x)) * up(x)), x = rmsnorm(h, post_attention_layernorm)
-void Model::run_mlp(const LayerWeights& layer, int64_t T, std::vector<float>& hidden,
-                    FlopCount* flops) const {
-  std::vector<float> x = rmsnorm(hidden, T, layer.post_attn_norm, config_.rms_norm_eps);
-  std::vector<float> gate = linear(x, T, layer.gate_proj, Weight(), flops);
-  std::vector<float> up = linear(x, T, layer.up_proj, Weight(), flops);
-  silu_mul_ref(gate.data(), up.data(), static_cast<int64_t>(gate.size()), gate.data());
-  std::vector<float> down = linear(gate, T, layer.down_proj, Weight(), flops);
-  for (size_t i = 0; i < hidden.size(); ++i) hidden[i] += down[i];
+void Model::run_mlp(int64_t layer_index, int64_t T, std::vector<float>& hidden, FlopCount* flops) const {
+  const PackedLayer& packed = packed_[static_cast<size_t>(layer_index)];
+  const std::vector<float> x = norm(hidden, T, weights_.layers[static_cast<size_t>(layer_index)].post_attn_norm);
+  std::vector<float> gate = apply(*packed.gate, x, T, flops);
+  const std::vector<float> up = apply(*packed.up, x, T, flops);
+  silu_mul(gate.data(), up.data(), static_cast<int64_t>(gate.size()), gate.data(), level_);
+  add_into(hidden, apply(*packed.down, gate, T, flops));
 }
 
-std::vector<float> Model::compute_logits(const std::vector<float>& hidden, int64_t T,
-                                         FlopCount* flops) const {
-  std::vector<float> normed = rmsnorm(hidden, T, weights_.final_norm, config_.rms_norm_eps);
-  return linear(normed, T, weights_.output_weight(), Weight(), flops);
+std::vector<float> Model::compute_logits(const std::vector<float>& hidden, int64_t T, FlopCount* flops) const {
+  return apply(*lm_head_, norm(hidden, T, weights_.final_norm), T, flops);
 }
 
-std::unique_ptr<Model> make_model(const Checkpoint& checkpoint, bool use_swiftkv) {
+std::unique_ptr<Model> make_model(const Checkpoint& checkpoint, bool use_swiftkv, WeightFormat format) {
   ModelWeights weights = load_weights(checkpoint.config, *checkpoint.tensors);
-  return std::make_unique<Model>(checkpoint.config, std::move(weights), use_swiftkv);
+  return std::make_unique<Model>(checkpoint.config, std::move(weights), use_swiftkv, format);
 }
 
 }  // namespace swiftkv

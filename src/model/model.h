@@ -4,9 +4,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "formats/model_config.h"
+#include "kernels/elementwise.h"
+#include "kernels/linear.h"
 #include "kernels/ops_ref.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
@@ -32,12 +35,19 @@ struct FlopCount {
 class Model {
  public:
   // `use_swiftkv` selects the SwiftKV path; it requires a SwiftKV config.
-  // Without it a SwiftKV checkpoint runs as its original model.
-  Model(ModelConfig config, ModelWeights weights, bool use_swiftkv);
+  // Without it a SwiftKV checkpoint runs as its original model. `format`
+  // selects how linear weights are packed: kF32 runs the plain reference
+  // kernels; other formats run the kernels of active_cpu_level() and free
+  // the float32 copies of the linear weights after packing.
+  Model(ModelConfig config, ModelWeights weights, bool use_swiftkv, WeightFormat format = WeightFormat::kF32);
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   bool uses_swiftkv() const { return use_swiftkv_; }
+  WeightFormat weight_format() const { return format_; }
+  CpuLevel cpu_level() const { return level_; }
+  // Bytes of packed linear weights (what one decode step streams), LM head included.
+  int64_t linear_weight_bytes() const;
 
   // A cache with this model's slot map.
   KVCache make_cache(int64_t num_sequences, int64_t capacity) const;
@@ -49,6 +59,17 @@ class Model {
                              FlopCount* flops = nullptr) const;
 
  private:
+  // Linear layers packed for the chosen format; null where a layer has none.
+  struct PackedLayer {
+    std::unique_ptr<LinearWeight> q, k, v, o, gate, up, down;
+    std::unique_ptr<LinearWeight> q_swiftkv, k_swiftkv, v_swiftkv;
+  };
+
+  void pack_weights();
+  std::vector<float> apply(const LinearWeight& weight, const std::vector<float>& x, int64_t T,
+                           FlopCount* flops) const;
+  std::vector<float> norm(const std::vector<float>& x, int64_t T, const Weight& weight) const;
+  void apply_rope(std::vector<float>& x, const std::vector<int32_t>& positions, int64_t NH) const;
   void check_rows(const std::vector<BatchRow>& rows, const KVCache& cache) const;
   void run_layer(int64_t layer, bool swiftkv_layer, const std::vector<BatchRow>& rows,
                  std::vector<float>& hidden, KVCache& cache, FlopCount* flops) const;
@@ -56,18 +77,27 @@ class Model {
               float* out, FlopCount* flops) const;
   void project_swiftkv_kv(const std::vector<BatchRow>& rows, const std::vector<float>& hidden,
                           KVCache& cache, FlopCount* flops) const;
-  void run_mlp(const LayerWeights& layer, int64_t T, std::vector<float>& hidden, FlopCount* flops) const;
+  void run_mlp(int64_t layer_index, int64_t T, std::vector<float>& hidden, FlopCount* flops) const;
   std::vector<float> compute_logits(const std::vector<float>& hidden, int64_t T, FlopCount* flops) const;
 
   ModelConfig config_;
   ModelWeights weights_;
   bool use_swiftkv_;
+  WeightFormat format_;
+  CpuLevel level_;  // kScalar for the kF32 reference path
+  std::vector<PackedLayer> packed_;
+  std::unique_ptr<LinearWeight> lm_head_;
   std::vector<float> inv_freq_;  // [DH / 2]
+  // cos/sin tables, grown by make_cache when a cache needs more positions.
+  mutable std::mutex rope_mutex_;
+  mutable std::shared_ptr<const RopeTable> rope_table_;
 };
 
-// Reads the weights of a loaded checkpoint into a Model.
+// Reads the weights of a loaded checkpoint into a Model whose linear layers
+// use `format` (kF32 is the reference path the tests compare against).
 struct Checkpoint;
-std::unique_ptr<Model> make_model(const Checkpoint& checkpoint, bool use_swiftkv);
+std::unique_ptr<Model> make_model(const Checkpoint& checkpoint, bool use_swiftkv,
+                                  WeightFormat format = WeightFormat::kF32);
 
 // Rope parameters of `config` for the kernels.
 RopeScalingParams rope_scaling_params(const ModelConfig& config);
