@@ -39,7 +39,7 @@ std::vector<float> prefill(const Model& model, KVCache& cache, const std::vector
   return logits;
 }
 
-// Greedy-decodes after `first_logits` and checks each token against
+// Greedy-decodes from `logits` (of the last prompt row) and checks each token against
 // `expected` until the first near-tie.
 void expect_greedy(const Model& model, KVCache& cache, size_t prompt_length, std::vector<float> logits,
                    const nlohmann::json& expected, const nlohmann::json& margins, const std::string& name) {
