@@ -1,0 +1,128 @@
+// The serving engine: requests arrive from any thread, one engine thread runs
+// the step loop (schedule, one batched forward over decode rows and prefill
+// chunks of several requests, sample, stream the outputs back).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "engine/request.h"
+#include "engine/request_state.h"
+#include "engine/scheduler.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace swiftkv {
+
+// A request whose prompt plus max_tokens does not fit the context.
+class ContextLengthError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The engine no longer accepts requests because it is shutting down.
+class EngineUnavailableError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct EngineConfig {
+  SchedulerConfig scheduler;
+  // Positions per sequence (prompt plus output); 0 uses the model's maximum.
+  int64_t context_size = 0;
+};
+
+// Counters of the engine, updated after every step.
+struct EngineStats {
+  int64_t num_running = 0;
+  int64_t num_waiting = 0;
+  int64_t num_unfinished = 0;  // added and not yet finished, the ones not yet scheduled included
+  int64_t num_free_slots = 0;
+  int64_t num_steps = 0;
+  int64_t prompt_tokens_computed = 0;  // prompt rows run, recomputed ones included
+  int64_t generated_tokens = 0;
+};
+
+class LLMEngine {
+ public:
+  // Allocates the KV cache (max_num_seqs sequences of context_size
+  // positions). Throws Error for an invalid config. Requests added before
+  // start() wait for it.
+  LLMEngine(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer, EngineConfig config);
+  // Shuts down without waiting, aborting the unfinished requests.
+  ~LLMEngine();
+  LLMEngine(const LLMEngine&) = delete;
+  LLMEngine& operator=(const LLMEngine&) = delete;
+
+  // Starts the engine thread.
+  void start();
+
+  // Checks `request` and queues it; returns its id. Throws ContextLengthError
+  // when the prompt plus max_tokens exceeds the context, EngineUnavailableError
+  // after shutdown began, and Error naming the field for other invalid input.
+  RequestId add_request(Request request);
+
+  // Finishes the request with FinishReason::kAbort at the next step and
+  // frees its KV slot. Unknown or finished ids are ignored.
+  void abort(RequestId id);
+
+  // Stops accepting requests, waits up to `deadline` for the unfinished
+  // ones, aborts those still running, and stops the engine thread.
+  void shutdown(std::chrono::milliseconds deadline);
+
+  EngineStats stats() const;
+  int64_t context_size() const { return context_size_; }
+  const EngineConfig& config() const { return config_; }
+  const Model& model() const { return *model_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+
+ private:
+  int64_t resolve_max_tokens(const Request& request) const;
+  void validate_token_ids(const Request& request) const;
+  std::vector<int32_t> end_token_ids(const Request& request) const;
+
+  void run_loop();
+  void accept_new_work();
+  void step();
+  std::vector<BatchRow> build_rows(const SchedulerOutput& batch) const;
+  void emit(RequestState& request, const RequestOutput& output);
+  void finish(RequestState& request, const RequestOutput& output);
+  void abort_all();
+  void publish_stats();
+
+  std::shared_ptr<const Model> model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  EngineConfig config_;
+  int64_t context_size_;
+
+  // Owned by the engine thread once it runs.
+  KVCache cache_;
+  KVSlotAllocator allocator_;
+  Scheduler scheduler_;
+  std::map<RequestId, std::unique_ptr<RequestState>> requests_;
+  int64_t num_steps_ = 0;
+  int64_t prompt_tokens_computed_ = 0;
+  int64_t generated_tokens_ = 0;
+
+  // Shared with the callers' threads, under mutex_.
+  mutable std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable request_finished_;
+  std::vector<std::unique_ptr<RequestState>> incoming_;
+  std::vector<RequestId> aborts_;
+  RequestId next_id_ = 1;
+  int64_t num_unfinished_ = 0;
+  bool accepting_ = true;
+  bool stop_thread_ = false;
+  EngineStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace swiftkv

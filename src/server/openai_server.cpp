@@ -1,0 +1,392 @@
+#include "server/openai_server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <ctime>
+#include <random>
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace swiftkv {
+namespace {
+
+using nlohmann::json;
+
+// How long a streaming handler waits for output before it writes an SSE
+// comment line. Only a failed write reveals a closed client connection.
+constexpr std::chrono::milliseconds kStreamPollInterval(1000);
+
+void send_json(httplib::Response& response, int status, const json& body) {
+  response.status = status;
+  response.set_content(body.dump(), "application/json");
+}
+
+void send_error(httplib::Response& response, const ApiError& error) {
+  send_json(response, error.status(), error.to_json());
+}
+
+// Runs `handler`, turning the exceptions it throws into OpenAI error JSON.
+template <typename Handler>
+httplib::Server::Handler with_errors(Handler handler) {
+  return [handler](const httplib::Request& request, httplib::Response& response) {
+    try {
+      handler(request, response);
+    } catch (const ApiError& error) {
+      if (error.status() >= 500) {
+        SKV_LOG_ERROR("server", "%s %s: %d %s", request.method.c_str(), request.path.c_str(), error.status(), error.what());
+      } else {
+        SKV_LOG_INFO("server", "%s %s: %d %s", request.method.c_str(), request.path.c_str(), error.status(), error.what());
+      }
+      send_error(response, error);
+    } catch (const std::exception& error) {
+      SKV_LOG_ERROR("server", "%s %s failed: %s", request.method.c_str(), request.path.c_str(), error.what());
+      send_error(response, ApiError(500, strprintf("internal error: %s", error.what()), "server_error"));
+    }
+  };
+}
+
+std::string random_hex(size_t digits) {
+  std::random_device device;
+  std::mt19937_64 engine((static_cast<uint64_t>(device()) << 32) ^ device());
+  const char* hex = "0123456789abcdef";
+  std::string text;
+  for (size_t i = 0; i < digits; ++i) text += hex[engine() % 16];
+  return text;
+}
+
+uint64_t random_seed() {
+  std::random_device device;
+  return (static_cast<uint64_t>(device()) << 32) ^ device();
+}
+
+// Compares without stopping at the first difference, so the time taken
+// does not reveal how much of a guessed key is right.
+bool equal_in_constant_time(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char difference = 0;
+  for (size_t i = 0; i < a.size(); ++i) difference |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return difference == 0;
+}
+
+bool write_event(httplib::DataSink& sink, const std::string& data) {
+  const std::string event = "data: " + data + "\n\n";
+  return sink.write(event.data(), event.size());
+}
+
+}  // namespace
+
+// A request in flight: the events from the engine and the response header.
+struct OpenAIServer::ActiveRequest {
+  OutputQueue queue;
+  RequestId id = 0;
+  Endpoint endpoint = Endpoint::kCompletions;
+  ResponseHeader header;
+  bool include_usage = false;
+  bool sent_first_chunk = false;
+  std::atomic<bool> finished{false};
+};
+
+OpenAIServer::OpenAIServer(LLMEngine& engine, ServerConfig config)
+    : engine_(engine), config_(std::move(config)), http_(std::make_unique<httplib::Server>()) {
+  id_prefix_ = random_hex(8);
+  created_ = static_cast<int64_t>(std::time(nullptr));
+  const std::string& source = engine_.tokenizer().chat_template();
+  if (source.empty()) {
+    chat_template_error_ = "this model has no chat template; use /v1/completions";
+  } else {
+    try {
+      chat_template_ = std::make_unique<ChatTemplate>(source);
+    } catch (const Error& error) {
+      chat_template_error_ = strprintf("the model's chat template failed to parse: %s", error.what());
+      SKV_LOG_WARN("server", "%s; /v1/chat/completions is disabled", chat_template_error_.c_str());
+    }
+  }
+
+  // Streaming requests hold a handler thread until they finish, so the pool
+  // has room for every running and some waiting requests.
+  const int threads = config_.num_http_threads > 0
+                          ? config_.num_http_threads
+                          : static_cast<int>(std::max<int64_t>(8, 2 * engine_.config().scheduler.max_num_seqs + 4));
+  http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  register_routes();
+}
+
+OpenAIServer::~OpenAIServer() = default;
+
+void OpenAIServer::register_routes() {
+  http_->set_pre_routing_handler([this](const httplib::Request& request, httplib::Response& response) {
+    return authorized(request, response) ? httplib::Server::HandlerResponse::Unhandled
+                                         : httplib::Server::HandlerResponse::Handled;
+  });
+  http_->set_error_handler([](const httplib::Request& request, httplib::Response& response) {
+    if (!response.body.empty()) return;
+    const std::string message = response.status == 404
+                                    ? strprintf("no route for %s %s", request.method.c_str(), request.path.c_str())
+                                    : strprintf("HTTP error %d", response.status);
+    send_error(response, ApiError(response.status, message, "invalid_request_error", "",
+                                  response.status == 404 ? "not_found" : ""));
+  });
+
+  http_->Post("/v1/completions", with_errors([this](const httplib::Request& request, httplib::Response& response) {
+                handle_generation(request, response, Endpoint::kCompletions);
+              }));
+  http_->Post("/v1/chat/completions",
+              with_errors([this](const httplib::Request& request, httplib::Response& response) {
+                handle_generation(request, response, Endpoint::kChatCompletions);
+              }));
+  http_->Get("/v1/models", with_errors([this](const httplib::Request&, httplib::Response& response) {
+               handle_models(response);
+             }));
+  http_->Get("/health", [this](const httplib::Request&, httplib::Response& response) {
+    response.status = stopping_ ? 503 : 200;
+  });
+  http_->Post("/tokenize", with_errors([this](const httplib::Request& request, httplib::Response& response) {
+                handle_tokenize(request, response);
+              }));
+  http_->Post("/detokenize", with_errors([this](const httplib::Request& request, httplib::Response& response) {
+                handle_detokenize(request, response);
+              }));
+}
+
+// Checks the API key on every route but /health, as vLLM does for /v1.
+bool OpenAIServer::authorized(const httplib::Request& http_request, httplib::Response& response) const {
+  if (config_.api_key.empty() || http_request.path == "/health") return true;
+  const std::string header = http_request.get_header_value("Authorization");
+  const std::string prefix = "Bearer ";
+  if (header.empty()) {
+    send_error(response, ApiError(401, "missing API key; pass it in the header 'Authorization: Bearer KEY'",
+                                  "invalid_request_error", "", "invalid_api_key"));
+    return false;
+  }
+  if (header.compare(0, prefix.size(), prefix) != 0 ||
+      !equal_in_constant_time(header.substr(prefix.size()), config_.api_key)) {
+    send_error(response, ApiError(401, "incorrect API key provided", "invalid_request_error", "", "invalid_api_key"));
+    return false;
+  }
+  return true;
+}
+
+// NOTE: Debian's compiled httplib 0.11.4 listens with a backlog of 5
+// (CPPHTTPLIB_LISTEN_BACKLOG is fixed when the library is built). So a burst
+// of more simultaneous connections can see some retried after the kernel's
+// SYN timeout, about 1 s later.
+int OpenAIServer::bind() {
+  const int port = config_.port == 0 ? http_->bind_to_any_port(config_.host)
+                                     : (http_->bind_to_port(config_.host, config_.port) ? config_.port : -1);
+  if (port < 0) {
+    fail("cannot listen on %s:%d; check that the address is local and the port is free, or pass --port 0",
+         config_.host.c_str(), config_.port);
+  }
+  SKV_LOG_INFO("server", "listening on http://%s:%d, model '%s'", config_.host.c_str(), port,
+               config_.model_name.c_str());
+  return port;
+}
+
+void OpenAIServer::listen() { http_->listen_after_bind(); }
+
+bool OpenAIServer::is_running() const { return http_->is_running(); }
+
+void OpenAIServer::shutdown(std::chrono::milliseconds deadline) {
+  if (stopping_.exchange(true)) return;
+  SKV_LOG_INFO("server", "shutting down: closed for new connections, finishing in-flight requests");
+  http_->stop();
+  engine_.shutdown(deadline);
+  SKV_LOG_INFO("server", "stopped");
+}
+
+void OpenAIServer::check_model(const std::string& model) const {
+  if (model.empty() || model == config_.model_name) return;
+  throw ApiError(404, strprintf("the model '%s' does not exist; this server serves '%s'", model.c_str(),
+                                config_.model_name.c_str()), "invalid_request_error", "model", "model_not_found");
+}
+
+std::string OpenAIServer::render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+  if (!chat_template_) throw ApiError(400, chat_template_error_, "invalid_request_error", "messages");
+  const Tokenizer& tokenizer = engine_.tokenizer();
+  ChatTemplateInputs inputs;
+  inputs.messages = messages;
+  inputs.add_generation_prompt = add_generation_prompt;
+  if (tokenizer.bos_id() >= 0) inputs.bos_token = tokenizer.token_text(tokenizer.bos_id());
+  if (tokenizer.eos_id() >= 0) inputs.eos_token = tokenizer.token_text(tokenizer.eos_id());
+  try {
+    return chat_template_->render(inputs);
+  } catch (const Error& error) {
+    // raise_exception() in a template reports an invalid conversation.
+    throw ApiError(400, strprintf("the chat template rejected the messages: %s", error.what()),
+                   "invalid_request_error", "messages");
+  }
+}
+
+std::vector<int32_t> OpenAIServer::tokenize_prompt(const GenerationRequest& parsed) const {
+  if (parsed.endpoint == Endpoint::kChatCompletions) {
+    // The template writes the special tokens (BOS included) itself.
+    return engine_.tokenizer().encode(render_chat(parsed.messages, parsed.add_generation_prompt),
+                                      /*add_special=*/false);
+  }
+  if (parsed.prompt_text) return engine_.tokenizer().encode(*parsed.prompt_text, /*add_special=*/true);
+  return parsed.prompt_tokens;
+}
+
+RequestId OpenAIServer::submit(Request request) const {
+  try {
+    return engine_.add_request(std::move(request));
+  } catch (const ContextLengthError& error) {
+    throw ApiError(400, error.what(), "invalid_request_error", "", "context_length_exceeded");
+  } catch (const EngineUnavailableError& error) {
+    throw ApiError(503, error.what(), "server_error");
+  } catch (const Error& error) {
+    throw ApiError(400, error.what());
+  }
+}
+
+void OpenAIServer::handle_generation(const httplib::Request& http_request, httplib::Response& response,
+                                     Endpoint endpoint) {
+  if (stopping_) throw ApiError(503, "the server is shutting down", "server_error");
+  GenerationRequest parsed = parse_generation_request(parse_json_body(http_request.body), endpoint);
+  check_model(parsed.model);
+  parsed.request.prompt_tokens = tokenize_prompt(parsed);
+  if (!parsed.seed_given) parsed.request.sampling.seed = random_seed();
+
+  auto active = std::make_shared<ActiveRequest>();
+  active->endpoint = endpoint;
+  active->include_usage = parsed.include_usage;
+  parsed.request.on_output = [active](const RequestOutput& output) { active->queue.push(output); };
+  active->id = submit(std::move(parsed.request));
+  const char* kind = endpoint == Endpoint::kCompletions ? "cmpl" : "chatcmpl";
+  active->header = {strprintf("%s-%s-%llu", kind, id_prefix_.c_str(), static_cast<unsigned long long>(active->id)),
+                    config_.model_name, static_cast<int64_t>(std::time(nullptr))};
+  SKV_LOG_DEBUG("server", "%s is engine request %llu", active->header.id.c_str(),
+                static_cast<unsigned long long>(active->id));
+
+  if (parsed.stream) {
+    start_stream(active, response);
+  } else {
+    respond_when_finished(active, response);
+  }
+}
+
+// NOTE: a client that disconnects from a non-streaming request is not
+// noticed, so its request runs to the end. httplib 0.11 offers no way to
+// watch the socket while the handler waits.
+void OpenAIServer::respond_when_finished(const std::shared_ptr<ActiveRequest>& active, httplib::Response& response) {
+  std::string text;
+  for (;;) {
+    std::optional<RequestOutput> output = active->queue.pop(kStreamPollInterval);
+    if (!output) continue;
+    text += output->text;
+    if (!output->finished) continue;
+    active->finished = true;
+    if (output->finish_reason == FinishReason::kAbort) {
+      throw ApiError(503, "the request was aborted because the server is shutting down", "server_error");
+    }
+    if (output->finish_reason == FinishReason::kError) {
+      throw ApiError(500, strprintf("generation failed: %s", output->error.c_str()), "server_error");
+    }
+    send_json(response, 200, completion_response(active->header, active->endpoint, text, *output));
+    return;
+  }
+}
+
+void OpenAIServer::start_stream(const std::shared_ptr<ActiveRequest>& active, httplib::Response& response) {
+  response.set_header("Cache-Control", "no-cache");
+  auto provider = [active](size_t /*offset*/, httplib::DataSink& sink) {
+    if (!active->sent_first_chunk && active->endpoint == Endpoint::kChatCompletions) {
+      // As OpenAI does, the first chat chunk carries the role and no text.
+      active->sent_first_chunk = true;
+      return write_event(sink, stream_chunk(active->header, active->endpoint, "", "", true).dump());
+    }
+    std::optional<RequestOutput> output = active->queue.pop(kStreamPollInterval);
+    if (!output) {
+      static const std::string ping = ": waiting\n\n";  // an SSE comment, ignored by clients
+      return sink.write(ping.data(), ping.size());
+    }
+    const std::string reason = output->finished ? finish_reason_name(output->finish_reason) : "";
+    if (output->finish_reason == FinishReason::kAbort || output->finish_reason == FinishReason::kError) {
+      const ApiError error = output->finish_reason == FinishReason::kAbort
+                                 ? ApiError(503, "the request was aborted because the server is shutting down",
+                                            "server_error")
+                                 : ApiError(500, strprintf("generation failed: %s", output->error.c_str()),
+                                            "server_error");
+      if (!write_event(sink, error.to_json().dump())) return false;
+    } else if (!output->text.empty() || output->finished) {
+      if (!write_event(sink, stream_chunk(active->header, active->endpoint, output->text, reason, false).dump())) {
+        return false;
+      }
+    }
+    if (!output->finished) return true;
+    if (active->include_usage && !write_event(sink, usage_chunk(active->header, active->endpoint, *output).dump())) {
+      return false;
+    }
+    active->finished = true;
+    if (!write_event(sink, "[DONE]")) return false;
+    sink.done();
+    return true;
+  };
+  // Called when the stream ends; an unfinished request means the client left.
+  auto release = [this, active](bool /*success*/) {
+    if (active->finished) return;
+    SKV_LOG_INFO("server", "client of %s disconnected; aborting the request", active->header.id.c_str());
+    engine_.abort(active->id);
+  };
+  response.set_chunked_content_provider("text/event-stream", provider, release);
+}
+
+void OpenAIServer::handle_models(httplib::Response& response) const {
+  const json model = {{"id", config_.model_name},          {"object", "model"},
+                      {"created", created_},               {"owned_by", "swiftkv"},
+                      {"root", config_.model_name},        {"max_model_len", engine_.context_size()}};
+  send_json(response, 200, {{"object", "list"}, {"data", json::array({model})}});
+}
+
+// vLLM's /tokenize: {"prompt": text} or {"messages": [...]}, returning
+// {"count", "max_model_len", "tokens"}.
+void OpenAIServer::handle_tokenize(const httplib::Request& http_request, httplib::Response& response) const {
+  const json body = parse_json_body(http_request.body);
+  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
+  if (body.contains("model") && !body["model"].is_null()) {
+    if (!body["model"].is_string()) throw ApiError(400, "invalid type for 'model': expected a string", "invalid_request_error", "model");
+    check_model(body["model"].get<std::string>());
+  }
+  std::vector<int32_t> tokens;
+  if (body.contains("messages")) {
+    json chat = {{"messages", body["messages"]}};
+    if (body.contains("add_generation_prompt")) chat["add_generation_prompt"] = body["add_generation_prompt"];
+    const GenerationRequest parsed = parse_generation_request(chat, Endpoint::kChatCompletions);
+    const bool add_special = body.value("add_special_tokens", false);
+    tokens = engine_.tokenizer().encode(render_chat(parsed.messages, parsed.add_generation_prompt), add_special);
+  } else if (body.contains("prompt")) {
+    if (!body["prompt"].is_string()) throw ApiError(400, "invalid type for 'prompt': expected a string", "invalid_request_error", "prompt");
+    if (body.contains("add_special_tokens") && !body["add_special_tokens"].is_boolean()) {
+      throw ApiError(400, "invalid type for 'add_special_tokens': expected a boolean", "invalid_request_error",
+                     "add_special_tokens");
+    }
+    tokens = engine_.tokenizer().encode(body["prompt"].get<std::string>(), body.value("add_special_tokens", true));
+  } else {
+    throw ApiError(400, "'prompt' or 'messages' is required", "invalid_request_error", "prompt");
+  }
+  send_json(response, 200,
+            {{"count", tokens.size()}, {"max_model_len", engine_.context_size()}, {"tokens", tokens}});
+}
+
+// vLLM's /detokenize: {"tokens": [...]} returning {"prompt": text}.
+void OpenAIServer::handle_detokenize(const httplib::Request& http_request, httplib::Response& response) const {
+  const json body = parse_json_body(http_request.body);
+  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
+  if (!body.contains("tokens")) throw ApiError(400, "'tokens' is required", "invalid_request_error", "tokens");
+  const json& tokens = body["tokens"];
+  if (!tokens.is_array()) throw ApiError(400, "invalid type for 'tokens': expected an array of token ids", "invalid_request_error", "tokens");
+  const int32_t V = engine_.tokenizer().vocab_size();
+  std::vector<int32_t> ids;
+  for (const json& token : tokens) {
+    if (!token.is_number_integer() || token.get<int64_t>() < 0 || token.get<int64_t>() >= V) {
+      throw ApiError(400, strprintf("invalid token id %s in 'tokens'; expected integers in [0, %d)",
+                                    token.dump().c_str(), V), "invalid_request_error", "tokens");
+    }
+    ids.push_back(static_cast<int32_t>(token.get<int64_t>()));
+  }
+  send_json(response, 200, {{"prompt", engine_.tokenizer().decode(ids, /*skip_special=*/false)}});
+}
+
+}  // namespace swiftkv

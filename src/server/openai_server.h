@@ -1,0 +1,82 @@
+// The OpenAI-compatible HTTP server in front of an LLMEngine:
+// POST /v1/completions, POST /v1/chat/completions (both with `stream: true`
+// as Server-Sent Events), GET /v1/models, GET /health, and vLLM's
+// POST /tokenize and POST /detokenize.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/llm_engine.h"
+#include "server/openai_protocol.h"
+#include "tokenizer/chat_template.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace swiftkv {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8000;           // 0 picks a free port
+  std::string api_key;       // required as "Authorization: Bearer KEY" when set
+  std::string model_name;    // the id in /v1/models that requests must name
+  int num_http_threads = 0;  // 0 sizes the pool from max_num_seqs
+};
+
+class OpenAIServer {
+ public:
+  // `engine` must be started and outlive the server.
+  OpenAIServer(LLMEngine& engine, ServerConfig config);
+  ~OpenAIServer();
+  OpenAIServer(const OpenAIServer&) = delete;
+  OpenAIServer& operator=(const OpenAIServer&) = delete;
+
+  // Binds the listening socket and returns its port. Throws Error when the
+  // address cannot be bound.
+  int bind();
+  // Serves until shutdown(); returns once every in-flight handler finished.
+  void listen();
+  // Stops accepting connections and rejects new requests on open
+  // connections with 503. Then shuts the engine down, which gives in-flight
+  // requests up to `deadline` to finish and aborts the rest.
+  void shutdown(std::chrono::milliseconds deadline);
+  // True from listen() until the server stops.
+  bool is_running() const;
+
+ private:
+  struct ActiveRequest;
+
+  void register_routes();
+  bool authorized(const httplib::Request& http_request, httplib::Response& response) const;
+  void check_model(const std::string& model) const;
+  std::vector<int32_t> tokenize_prompt(const GenerationRequest& parsed) const;
+  std::string render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+  RequestId submit(Request request) const;
+
+  void handle_generation(const httplib::Request& http_request, httplib::Response& response, Endpoint endpoint);
+  void respond_when_finished(const std::shared_ptr<ActiveRequest>& active, httplib::Response& response);
+  void start_stream(const std::shared_ptr<ActiveRequest>& active, httplib::Response& response);
+  void handle_models(httplib::Response& response) const;
+  void handle_tokenize(const httplib::Request& http_request, httplib::Response& response) const;
+  void handle_detokenize(const httplib::Request& http_request, httplib::Response& response) const;
+
+  LLMEngine& engine_;
+  ServerConfig config_;
+  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<ChatTemplate> chat_template_;  // null when the model has none or it failed to parse
+  std::string chat_template_error_;              // why chat_template_ is null
+  std::string id_prefix_;                        // random, so response ids differ across restarts
+  int64_t created_ = 0;                          // Unix time the server started
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace swiftkv
