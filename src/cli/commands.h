@@ -9,5 +9,8 @@ namespace swiftkv {
 void add_generate_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_init_random_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace swiftkv

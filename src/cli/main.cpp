@@ -1,4 +1,4 @@
-// The `swiftkv` command line: generate, chat, convert.
+// The `swiftkv` command line: generate, chat, convert, init-random, bench, serve.
 #include <cstdio>
 #include <exception>
 
@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   swiftkv::add_generate_command(app);
   swiftkv::add_chat_command(app);
   swiftkv::add_convert_command(app);
+  swiftkv::add_init_random_command(app);
+  swiftkv::add_bench_command(app);
+  swiftkv::add_serve_command(app);
 
   try {
     app.parse(argc, argv);
