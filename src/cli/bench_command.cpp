@@ -99,7 +99,7 @@ void run_bench(const BenchCommandOptions& options) {
 
 void add_size_list_option(CLI::App& command, const std::string& name, std::vector<int64_t>& values,
                           const std::string& help) {
-  command.add_option(name, values, help)->delimiter(',')->check(CLI::PositiveNumber)->capture_default_str();
+  command.add_option(name, values, help)->delimiter(',')->check(CLI::Range(1, 1 << 30))->capture_default_str();
 }
 
 }  // namespace
@@ -122,7 +122,7 @@ void add_bench_command(CLI::App& app) {
                        "Decode batch sizes (sequences advanced one token per step)");
   add_size_list_option(*command, "--contexts", settings.contexts, "Cached tokens per sequence before decoding");
   command->add_option("--decode-steps", settings.decode_steps, "Decode steps in one timed run")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1 << 30))
       ->capture_default_str();
 
   command->add_option("--weights", options->weights,
@@ -130,18 +130,18 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::IsMember({"f32", "bf16", "int8"}))
       ->capture_default_str();
   command->add_option("--repeat", settings.repeat, "Timed runs per measurement; the median is reported")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1 << 30))
       ->capture_default_str();
   command->add_option("--warmup", settings.warmup, "Untimed runs before the timed ones, per measurement")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 1 << 30))
       ->capture_default_str();
   command->add_flag("--swiftkv-compare", options->swiftkv_compare,
                     "Run a SwiftKV checkpoint with SwiftKV on and off and print the prefill speedup");
   command->add_option("-t,--threads", options->threads, "CPU threads; 0 uses all cores")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1 << 30));
   command->add_option("--ceiling-matmul-size", options->ceiling_matmul_size,
                       "Side of the square bf16 matmul that measures the FLOP/s ceiling")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1 << 30))
       ->capture_default_str();
 
   command->add_option("--json", options->json_path, "Write all results as one JSON document to this file");

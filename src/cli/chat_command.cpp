@@ -1,5 +1,6 @@
 // `swiftkv chat`: an interactive conversation on stdin/stdout.
 #include <cstdio>
+#include <random>
 #include <iostream>
 
 #include "cli/chat_format.h"
@@ -15,6 +16,7 @@ struct ChatCommandOptions {
   ModelOptions model;
   std::string system_prompt;
   GenerateOptions generate;
+  int64_t seed = -1;
 };
 
 // Runs one assistant turn for the conversation so far and returns its text.
@@ -35,7 +37,14 @@ std::string answer(const LoadedModel& loaded, const std::vector<ChatMessage>& me
 }
 
 void run_chat(ChatCommandOptions& options) {
+  // As in llama.cpp, a chat without --seed draws a new seed each session.
+  options.generate.sampling.seed = options.seed >= 0 ? static_cast<uint64_t>(options.seed) : std::random_device{}();
+  options.generate.sampling.validate();  // fail before a slow model load
   LoadedModel loaded = load_model(options.model);
+  if (loaded.tokenizer->chat_template().empty()) {
+    fail("model '%s' has no chat template (tokenizer_config.json 'chat_template' or GGUF "
+         "'tokenizer.chat_template'); use 'swiftkv generate' for plain completion", options.model.model_path.c_str());
+  }
   options.generate.context_size = options.model.context_size;
   std::vector<ChatMessage> messages;
   if (!options.system_prompt.empty()) messages.push_back({"system", options.system_prompt});
@@ -47,13 +56,7 @@ void run_chat(ChatCommandOptions& options) {
     std::fflush(stdout);
     if (!std::getline(std::cin, line) || line.empty()) break;
     messages.push_back({"user", line});
-    try {
-      messages.push_back({"assistant", answer(loaded, messages, options.generate)});
-    } catch (const Error& error) {
-      // A turn that does not fit the context ends the conversation cleanly.
-      std::fprintf(stderr, "error: %s\n", error.what());
-      break;
-    }
+    messages.push_back({"assistant", answer(loaded, messages, options.generate)});
   }
 }
 
@@ -67,7 +70,7 @@ void add_chat_command(CLI::App& app) {
   command->add_option("-n,--max-new-tokens", options->generate.max_new_tokens,
                       "Maximum number of tokens per answer")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1 << 30));
   SamplingParams& sampling = options->generate.sampling;
   sampling.temperature = 0.7f;
   sampling.top_p = 0.9f;
@@ -75,7 +78,8 @@ void add_chat_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--top-p", sampling.top_p, "Nucleus sampling mass, in (0, 1]")->capture_default_str();
   command->add_option("--top-k", sampling.top_k, "Sample among the k most likely tokens; 0 disables");
-  command->add_option("--seed", sampling.seed, "Random seed for sampling")->capture_default_str();
+  command->add_option("--seed", options->seed, "Random seed for sampling; -1 draws a new one each session")
+      ->capture_default_str();
   command->callback([options]() { run_chat(*options); });
 }
 

@@ -84,6 +84,7 @@ void report_prefill(const LoadedModel& loaded, const GenerateResult& result) {
 }
 
 void run_generate(GenerateCommandOptions& options) {
+  options.generate.sampling.validate();  // fail before a slow model load
   LoadedModel loaded = load_model(options.model);
   std::string prompt_text = read_prompt(options);
   std::vector<int32_t> prompt;
@@ -111,11 +112,12 @@ void add_generate_command(CLI::App& app) {
   CLI::App* command = app.add_subcommand("generate", "Complete a prompt and stream the text to stdout");
   add_model_options(*command, options->model);
   command->add_option("-p,--prompt", options->prompt, "Prompt text (default: empty, i.e. BOS only)");
-  command->add_option("-f,--file", options->prompt_file, "Read the prompt from this file");
+  command->add_option("-f,--file", options->prompt_file, "Read the prompt from this file")
+      ->excludes("--prompt");
   command->add_option("-n,--max-new-tokens", options->generate.max_new_tokens,
                       "Maximum number of tokens to generate")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1 << 30));
   command->add_flag("--echo", options->generate.echo, "Print the prompt before the completion");
   command->add_flag("--chat", options->chat,
                     "Format the prompt as one user message with the model's chat template");
@@ -123,7 +125,7 @@ void add_generate_command(CLI::App& app) {
   command->add_option("--prefill-chunk", options->generate.prefill_chunk,
                       "Prompt tokens per forward pass during prefill")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 30));
   add_sampling_options(*command, options->generate);
   command->callback([options]() { run_generate(*options); });
 }

@@ -20,8 +20,14 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    std::fprintf(stderr, "error: %s; run 'swiftkv --help' or 'swiftkv SUBCOMMAND --help' for the options\n",
+                 error.what());
+    return 1;
   } catch (const swiftkv::Error& error) {
     std::fprintf(stderr, "error: %s\n", error.what());
     return 1;

@@ -19,14 +19,14 @@ void add_model_options(CLI::App& command, ModelOptions& options) {
                    "Run a SwiftKV checkpoint as its original model (every token through every layer)");
   command.add_option("--ctx-size", options.context_size,
                      "Context size in tokens (prompt plus output); 0 uses the model's maximum")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1 << 30));
   command.add_option("--weights", options.weights,
                      "Weight format of the linear layers: bf16 (fast, default), int8 (per-block scales), "
                      "or f32 (plain reference kernels)")
       ->check(CLI::IsMember({"f32", "bf16", "int8"}))
       ->capture_default_str();
   command.add_option("-t,--threads", options.threads, "CPU threads; 0 uses all cores")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1 << 30));
 }
 
 WeightFormat parse_weight_format(const std::string& name) {

@@ -88,15 +88,15 @@ void add_serve_command(CLI::App& app) {
   command->add_option("--max-num-seqs", options->scheduler.max_num_seqs,
                       "Requests running at once (KV cache sequence slots); more requests wait")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 30));
   command->add_option("--max-num-batched-tokens", options->scheduler.max_num_batched_tokens,
                       "Token rows per forward pass; longer prompts are prefilled in chunks of this size")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 30));
   command->add_option("--shutdown-timeout", options->shutdown_timeout,
                       "Seconds in-flight requests get to finish after SIGINT or SIGTERM before they are aborted")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1 << 30));
   command->callback([options]() { run_serve(*options); });
 }
 

@@ -69,6 +69,11 @@ GenerateResult generate(const Model& model, const Tokenizer& tokenizer, const st
          static_cast<long long>(model.config().max_position_embeddings));
   }
 
+  if (prompt_length == context && options.max_new_tokens > 0) {
+    fail("the prompt has %lld tokens and fills the whole context of %lld; leave room to generate by "
+         "shortening the prompt or raising --ctx-size", static_cast<long long>(prompt_length),
+         static_cast<long long>(context));
+  }
   Sampler sampler(options.sampling);
   StopMatcher stop_matcher(options.stop);
   StreamDecoder decoder(tokenizer, /*skip_special=*/true);

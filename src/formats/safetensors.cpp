@@ -216,7 +216,7 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsEnt
     stream.write(reinterpret_cast<const char*>(entry.data.data()), static_cast<std::streamsize>(entry.data.size()));
   }
   stream.close();
-  if (!stream) fail("failed to write '%s' (disk full or no permission?)", path.c_str());
+  if (!stream) fail("failed to write '%s': %s; check free disk space and write permission", path.c_str(), std::strerror(errno));
 }
 
 }  // namespace swiftkv

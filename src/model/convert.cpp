@@ -130,6 +130,13 @@ void make_swiftkv_checkpoint(Checkpoint& checkpoint, int64_t num_kv_layers, int6
 }
 
 void write_hf_directory(const Checkpoint& checkpoint, const std::string& out_dir) {
+  // The input tensors are memory-mapped, so writing over them would corrupt
+  // the source while it is read.
+  std::error_code same_error;
+  if (std::filesystem::is_directory(checkpoint.path) && std::filesystem::exists(out_dir) &&
+      std::filesystem::equivalent(checkpoint.path, out_dir, same_error)) {
+    fail("output directory '%s' is the input checkpoint; choose another output directory", out_dir.c_str());
+  }
   std::error_code error;
   std::filesystem::create_directories(out_dir, error);
   if (error) fail("cannot create directory '%s': %s", out_dir.c_str(), error.message().c_str());
@@ -139,7 +146,10 @@ void write_hf_directory(const Checkpoint& checkpoint, const std::string& out_dir
   for (const std::string& name : checkpoint.tensors->names()) {
     entries.push_back(entry_for(checkpoint.tensors->get(name), scratch));
   }
-  write_safetensors(out_dir + "/model.safetensors", entries);
+  const std::string tensors_path = out_dir + "/model.safetensors";
+  write_safetensors(tensors_path + ".partial", entries);
+  std::filesystem::rename(tensors_path + ".partial", tensors_path, error);
+  if (error) fail("cannot rename '%s.partial' to '%s': %s", tensors_path.c_str(), tensors_path.c_str(), error.message().c_str());
 
   // transformers loads weights in the config's torch_dtype, so name the
   // widest dtype that was written.
