@@ -126,11 +126,16 @@ TEST_F(CliErrors, OutOfRangeSamplingValue) {
 }
 
 TEST_F(CliErrors, InvalidSwiftKVLayers) {
-  for (const char* flags : {"--num-key-value-layers 5", "--num-key-value-layers 0",
-                            "--num-key-value-layers 2 --key-value-group-size 2"}) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"--num-key-value-layers 5", "invalid"},
+      {"--num-key-value-layers -1", "invalid"},
+      {"--num-key-value-layers 2 --key-value-group-size 2", "invalid"},
+      {"", "needs --num-key-value-layers"},
+  };
+  for (const auto& [flags, message] : cases) {
     const auto result = run_swiftkv("convert " + quote(stories_dir() + "/stories260Ktok512.gguf") + " " +
                                     quote(dir_ + "/out") + " --swiftkv " + flags);
-    expect_one_line_error(result, "invalid");
+    expect_one_line_error(result, message);
   }
 }
 
