@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "formats/safetensors.h"
+#include "model/convert.h"
 #include "model/random_weights.h"
 #include "model/weights.h"
 
@@ -72,20 +73,6 @@ std::vector<uint8_t> encode(Weight& weight, DType dtype) {
   return bytes;
 }
 
-void write_json(const std::string& path, const nlohmann::json& json) {
-  std::ofstream out(path);
-  out << json.dump(2) << "\n";
-  if (!out) fail("cannot write '%s'; check that the directory is writable", path.c_str());
-}
-
-nlohmann::json generation_config_json(const ModelConfig& config) {
-  nlohmann::json json = {{"_from_model_config", true}};
-  if (config.bos_token_id >= 0) json["bos_token_id"] = config.bos_token_id;
-  if (config.eos_token_ids.size() == 1) json["eos_token_id"] = config.eos_token_ids[0];
-  if (config.eos_token_ids.size() > 1) json["eos_token_id"] = config.eos_token_ids;
-  return json;
-}
-
 }  // namespace
 
 DType parse_checkpoint_dtype(const std::string& name) {
@@ -117,8 +104,8 @@ void write_random_checkpoint(const ModelConfig& config, uint64_t seed, DType dty
   write_safetensors(out_dir + "/model.safetensors", entries);
 
   const std::string torch_dtype = dtype == DType::kF32 ? "float32" : "bfloat16";
-  write_json(out_dir + "/config.json", model_config_to_json(config, torch_dtype));
-  write_json(out_dir + "/generation_config.json", generation_config_json(config));
+  write_json_file(out_dir + "/config.json", model_config_to_json(config, torch_dtype));
+  write_json_file(out_dir + "/generation_config.json", generation_config_json(config));
   SKV_LOG_INFO("init-random", "wrote %zu %s tensors (seed %llu) to %s", entries.size(), dtype_name(dtype),
                static_cast<unsigned long long>(seed), out_dir.c_str());
 }

@@ -71,12 +71,6 @@ void add_swiftkv_attention(const ModelConfig& config, const TensorSource& old, O
   }
 }
 
-void write_json(const std::string& path, const nlohmann::json& json) {
-  std::ofstream out(path);
-  out << json.dump(2) << "\n";
-  if (!out) fail("cannot write '%s'; check that the directory is writable", path.c_str());
-}
-
 // The tensor bytes to write: stored bytes for F32/F16/BF16, float32 otherwise.
 SafetensorsEntry entry_for(const TensorView& view, std::vector<std::vector<float>>& scratch) {
   SafetensorsEntry entry;
@@ -95,6 +89,14 @@ SafetensorsEntry entry_for(const TensorView& view, std::vector<std::vector<float
   return entry;
 }
 
+}  // namespace
+
+void write_json_file(const std::string& path, const nlohmann::json& json) {
+  std::ofstream out(path);
+  out << json.dump(2) << "\n";
+  if (!out) fail("cannot write '%s'; check that the directory is writable", path.c_str());
+}
+
 nlohmann::json generation_config_json(const ModelConfig& config) {
   nlohmann::json json = {{"_from_model_config", true}};
   if (config.bos_token_id >= 0) json["bos_token_id"] = config.bos_token_id;
@@ -102,8 +104,6 @@ nlohmann::json generation_config_json(const ModelConfig& config) {
   if (config.eos_token_ids.size() > 1) json["eos_token_id"] = config.eos_token_ids;
   return json;
 }
-
-}  // namespace
 
 void make_swiftkv_checkpoint(Checkpoint& checkpoint, int64_t num_kv_layers, int64_t group_size) {
   ModelConfig& config = checkpoint.config;
@@ -158,11 +158,11 @@ void write_hf_directory(const Checkpoint& checkpoint, const std::string& out_dir
     if (entry.dtype == DType::kF32) torch_dtype = "float32";
     if (entry.dtype == DType::kF16 && torch_dtype == "bfloat16") torch_dtype = "float16";
   }
-  write_json(out_dir + "/config.json", model_config_to_json(checkpoint.config, torch_dtype));
-  write_json(out_dir + "/generation_config.json", generation_config_json(checkpoint.config));
-  write_json(out_dir + "/tokenizer.json", tokenizer_json_from_vocab(checkpoint.vocab));
+  write_json_file(out_dir + "/config.json", model_config_to_json(checkpoint.config, torch_dtype));
+  write_json_file(out_dir + "/generation_config.json", generation_config_json(checkpoint.config));
+  write_json_file(out_dir + "/tokenizer.json", tokenizer_json_from_vocab(checkpoint.vocab));
   nlohmann::json tokenizer_config = tokenizer_config_from_vocab(checkpoint.vocab);
-  write_json(out_dir + "/tokenizer_config.json", tokenizer_config);
+  write_json_file(out_dir + "/tokenizer_config.json", tokenizer_config);
   SKV_LOG_INFO("convert", "wrote %zu tensors to %s", entries.size(), out_dir.c_str());
 }
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "formats/checkpoint.h"
 
 namespace swiftkv {
@@ -24,5 +26,11 @@ void make_swiftkv_checkpoint(Checkpoint& checkpoint, int64_t num_kv_layers, int6
 // tokenizer_config.json. F32, F16 and BF16 tensors keep their dtype;
 // quantized ones are written dequantized as F32. Creates `out_dir` if needed.
 void write_hf_directory(const Checkpoint& checkpoint, const std::string& out_dir);
+
+// generation_config.json contents (bos and eos ids) for `config`.
+nlohmann::json generation_config_json(const ModelConfig& config);
+
+// Writes `json` indented to `path`; throws Error when the file cannot be written.
+void write_json_file(const std::string& path, const nlohmann::json& json);
 
 }  // namespace swiftkv
