@@ -3,11 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
+
+#include "engine/bench_checkpoint.h"
+#include "formats/checkpoint.h"
 
 #include "model/model.h"
 #include "model/random_weights.h"
 #include "model/reference_forward.h"
+#include "test_util.h"
 
 namespace swiftkv {
 namespace {
@@ -151,6 +156,37 @@ TEST(SwiftKVForward, InterleavedSequencesMatchSeparateRuns) {
   const int64_t V = config.vocab_size;
   EXPECT_LT(relative_error(together.data(), ref_a.data() + 8 * V, V), 1e-5);
   EXPECT_LT(relative_error(together.data() + V, ref_b.data() + 5 * V, V), 1e-5);
+}
+
+}  // namespace
+}  // namespace swiftkv
+
+namespace swiftkv {
+namespace {
+
+// A qwen2_swiftkv directory (q/k/v biases, SwiftKV biases) written to disk
+// loads back and runs the SwiftKV path like the reference forward.
+TEST(SwiftKVCheckpoint, Qwen2DirectoryLoadsAndRuns) {
+  const std::string dir = testing::make_temp_dir("qwen2_swiftkv_");
+  const ModelConfig config = tiny_swiftkv_config(/*group_size=*/2, /*qwen2=*/true);
+  write_random_checkpoint(config, /*seed=*/3, DType::kF32, dir + "/model");
+
+  const Checkpoint checkpoint = load_checkpoint(dir + "/model");
+  EXPECT_EQ(checkpoint.config.model_type, "qwen2_swiftkv");
+  EXPECT_TRUE(checkpoint.config.attention_bias);
+  EXPECT_NE(checkpoint.tensors->find("model.layers.2.self_attn.k_proj_swiftkv.bias"), nullptr);
+  EXPECT_EQ(checkpoint.tensors->find("model.layers.3.self_attn.k_proj_swiftkv.weight"), nullptr);
+  EXPECT_NE(checkpoint.tensors->find("model.layers.3.self_attn.q_proj_swiftkv.bias"), nullptr);
+
+  const auto model = make_model(checkpoint, /*use_swiftkv=*/true);
+  const std::vector<int32_t> tokens = random_tokens(13, config.vocab_size, 4);
+  KVCache cache = model->make_cache(1, 32);
+  std::vector<BatchRow> rows;
+  for (int32_t t = 0; t < 13; ++t) rows.push_back({tokens[t], t, 0, t == 12});
+  const std::vector<float> logits = model->forward(rows, cache);
+  const std::vector<float> expected = reference_sequence_logits(model->config(), model->weights(), tokens, true);
+  EXPECT_LT(relative_error(logits.data(), expected.data() + 12 * config.vocab_size, config.vocab_size), 1e-5);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
