@@ -239,6 +239,7 @@ void LLMEngine::step() {
       continue;
     }
     ++generated_tokens_;
+    record_token_metrics(request, output);
     if (output.finished) {
       finish(request, output);
     } else {
@@ -267,6 +268,8 @@ void LLMEngine::finish(RequestState& request, const RequestOutput& output) {
                output.time_to_first_token, output.elapsed, finish_reason_name(output.finish_reason),
                output.error.empty() ? "" : ": ", output.error.c_str());
   scheduler_.remove(&request);
+  metrics_.record_finished_request(finish_reason_name(output.finish_reason), output.elapsed);
+  last_token_elapsed_.erase(request.id());
   // Count the request as finished before the caller sees its final event,
   // so stats() read after that event shows the slot free.
   {
@@ -294,6 +297,24 @@ void LLMEngine::publish_stats() {
   stats_.num_steps = num_steps_;
   stats_.prompt_tokens_computed = prompt_tokens_computed_;
   stats_.generated_tokens = generated_tokens_;
+  const int64_t num_slots = config_.scheduler.max_num_seqs;
+  metrics_.set_scheduler_state(stats_.num_running, stats_.num_waiting,
+                               static_cast<double>(num_slots - stats_.num_free_slots) / static_cast<double>(num_slots));
+}
+
+// Counts one sampled token. The first token of a request also counts its
+// prompt tokens and its time to first token; later ones the time since the
+// token before.
+void LLMEngine::record_token_metrics(const RequestState& request, const RequestOutput& output) {
+  metrics_.add_generation_tokens(1);
+  const auto previous = last_token_elapsed_.find(request.id());
+  if (previous == last_token_elapsed_.end()) {
+    metrics_.add_prompt_tokens(output.prompt_tokens);
+    metrics_.observe_time_to_first_token(output.time_to_first_token);
+  } else {
+    metrics_.observe_inter_token_latency(output.elapsed - previous->second);
+  }
+  last_token_elapsed_[request.id()] = output.elapsed;
 }
 
 }  // namespace swiftkv

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "engine/metrics.h"
 #include "engine/request.h"
 #include "engine/request_state.h"
 #include "engine/scheduler.h"
@@ -78,6 +79,9 @@ class LLMEngine {
   void shutdown(std::chrono::milliseconds deadline);
 
   EngineStats stats() const;
+  // Prometheus metrics, updated by the engine thread after every step and
+  // every finished request.
+  const EngineMetrics& metrics() const { return metrics_; }
   int64_t context_size() const { return context_size_; }
   const EngineConfig& config() const { return config_; }
   const Model& model() const { return *model_; }
@@ -96,6 +100,7 @@ class LLMEngine {
   void finish(RequestState& request, const RequestOutput& output);
   void abort_all();
   void publish_stats();
+  void record_token_metrics(const RequestState& request, const RequestOutput& output);
 
   std::shared_ptr<const Model> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
@@ -107,6 +112,9 @@ class LLMEngine {
   KVSlotAllocator allocator_;
   Scheduler scheduler_;
   std::map<RequestId, std::unique_ptr<RequestState>> requests_;
+  // Seconds from submission to the latest token, per running request, for
+  // the inter-token latency.
+  std::map<RequestId, double> last_token_elapsed_;
   int64_t num_steps_ = 0;
   int64_t prompt_tokens_computed_ = 0;
   int64_t generated_tokens_ = 0;
@@ -122,6 +130,7 @@ class LLMEngine {
   bool accepting_ = true;
   bool stop_thread_ = false;
   EngineStats stats_;
+  EngineMetrics metrics_;  // thread-safe itself, outside mutex_
   std::thread thread_;
 };
 

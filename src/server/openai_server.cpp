@@ -142,6 +142,9 @@ void OpenAIServer::register_routes() {
   http_->Get("/health", [this](const httplib::Request&, httplib::Response& response) {
     response.status = stopping_ ? 503 : 200;
   });
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
+    response.set_content(engine_.metrics().render_prometheus(config_.model_name), "text/plain; version=0.0.4");
+  });
   http_->Post("/tokenize", with_errors([this](const httplib::Request& request, httplib::Response& response) {
                 handle_tokenize(request, response);
               }));
@@ -150,9 +153,12 @@ void OpenAIServer::register_routes() {
               }));
 }
 
-// Checks the API key on every route but /health, as vLLM does for /v1.
+// Checks the API key on every route but /health and /metrics. vLLM checks
+// the key only on /v1 routes and leaves /metrics open for Prometheus
+// scrapers, so /metrics is open here too. It shows counts and latencies,
+// never prompts or outputs.
 bool OpenAIServer::authorized(const httplib::Request& http_request, httplib::Response& response) const {
-  if (config_.api_key.empty() || http_request.path == "/health") return true;
+  if (config_.api_key.empty() || http_request.path == "/health" || http_request.path == "/metrics") return true;
   const std::string header = http_request.get_header_value("Authorization");
   const std::string prefix = "Bearer ";
   if (header.empty()) {

@@ -1,6 +1,7 @@
 // The OpenAI-compatible HTTP server in front of an LLMEngine:
 // POST /v1/completions, POST /v1/chat/completions (both with `stream: true`
-// as Server-Sent Events), GET /v1/models, GET /health, and vLLM's
+// as Server-Sent Events), GET /v1/models, GET /health, GET /metrics
+// (Prometheus text format), and vLLM's
 // POST /tokenize and POST /detokenize.
 #pragma once
 
