@@ -13,6 +13,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/elementwise_simd.h"
 #include "kernels/ops_ref.h"
+#include "numeric_util.h"
 
 namespace swiftkv {
 namespace {
@@ -30,29 +31,9 @@ constexpr double kRopeTolerance = 1e-6;
 // Vector exp against double-precision exp on [-87, 88] (measured: 1.18e-7).
 constexpr double kExpTolerance = 2e-7;
 
-std::vector<CpuLevel> supported_levels() {
-  std::vector<CpuLevel> levels;
-  for (CpuLevel level : {CpuLevel::kScalar, CpuLevel::kAvx2, CpuLevel::kAvx512, CpuLevel::kAmx}) {
-    if (level <= detected_cpu_level()) levels.push_back(level);
-  }
-  return levels;
-}
-
-std::vector<float> random_floats(size_t count, std::mt19937& rng, float scale) {
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  std::vector<float> values(count);
-  for (float& v : values) v = dist(rng);
-  return values;
-}
-
-double relative_error(const std::vector<float>& out, const std::vector<float>& ref) {
-  double diff = 0.0, norm = 0.0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    diff += (static_cast<double>(out[i]) - ref[i]) * (static_cast<double>(out[i]) - ref[i]);
-    norm += static_cast<double>(ref[i]) * ref[i];
-  }
-  return std::sqrt(diff / norm);
-}
+using testing::random_floats;
+using testing::relative_error;
+using testing::supported_levels;
 
 const int64_t kSizes[] = {1, 7, 16, 576, 2049};
 

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "numeric_util.h"
+
 namespace swiftkv::testing {
 
 inline nlohmann::json read_json_file(const std::string& path) {
@@ -28,17 +30,6 @@ inline std::vector<float> read_logits_block(const std::string& logits_file, cons
   in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(count * sizeof(float)));
   if (!in) values.clear();
   return values;
-}
-
-// ||actual - expected|| / ||expected|| over n values.
-inline double relative_error(const float* actual, const float* expected, int64_t n) {
-  double diff = 0.0, norm = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(actual[i]) - static_cast<double>(expected[i]);
-    diff += d * d;
-    norm += static_cast<double>(expected[i]) * static_cast<double>(expected[i]);
-  }
-  return std::sqrt(diff / norm);
 }
 
 inline int32_t argmax(const std::vector<float>& values) {

@@ -13,6 +13,7 @@
 #include "kernels/linear_bf16.h"
 #include "kernels/linear_onednn.h"
 #include "kernels/ops_ref.h"
+#include "numeric_util.h"
 
 namespace swiftkv {
 namespace {
@@ -39,6 +40,8 @@ std::vector<float> random_floats(int64_t count, std::mt19937& rng) {
   return values;
 }
 
+// Unlike testing::relative_error, an all-zero reference (possible for N = 1
+// or K = 1) falls back to the absolute error instead of dividing by zero.
 double relative_error(const float* out, const float* ref, int64_t count) {
   double diff = 0.0, norm = 0.0;
   for (int64_t i = 0; i < count; ++i) {
@@ -48,11 +51,7 @@ double relative_error(const float* out, const float* ref, int64_t count) {
   return norm == 0.0 ? std::sqrt(diff) : std::sqrt(diff / norm);
 }
 
-std::vector<CpuLevel> supported_levels() {
-  std::vector<CpuLevel> levels;
-  for (int i = 0; i <= static_cast<int>(detected_cpu_level()); ++i) levels.push_back(static_cast<CpuLevel>(i));
-  return levels;
-}
+using testing::supported_levels;
 
 bool uses_onednn(WeightFormat format, CpuLevel level, int64_t T) {
   return format == WeightFormat::kBF16 && T >= bf16_onednn_min_rows(level);

@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "model/random_weights.h"
 #include "model/reference_forward.h"
+#include "numeric_util.h"
 #include "test_util.h"
 
 namespace swiftkv {
@@ -37,14 +38,7 @@ ModelConfig tiny_swiftkv_config(int64_t group_size, bool qwen2) {
   return config;
 }
 
-double relative_error(const float* actual, const float* expected, int64_t n) {
-  double diff = 0.0, norm = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    diff += (static_cast<double>(actual[i]) - expected[i]) * (static_cast<double>(actual[i]) - expected[i]);
-    norm += static_cast<double>(expected[i]) * expected[i];
-  }
-  return std::sqrt(diff / norm);
-}
+using testing::relative_error;
 
 std::vector<int32_t> random_tokens(int64_t count, int64_t vocab, uint64_t seed) {
   std::mt19937_64 engine(seed);
