@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up everything, then asks the default model a chat-formatted question.
+# Sets up everything, then sends the default model a chat-formatted question.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

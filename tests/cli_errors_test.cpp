@@ -1,5 +1,5 @@
 // Bad input given to the command line ends with one "error:" line that names
-// the file or value, and a non-zero exit code; it never crashes.
+// the file or value, and with exit code 1 instead of a crash.
 #include <gtest/gtest.h>
 
 #include <filesystem>

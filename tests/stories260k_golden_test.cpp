@@ -37,7 +37,7 @@ const GoldenCase kCases[] = {
 };
 
 // llama2.c runs one forward per position 0..steps-1 and prints the token
-// each one yields; the first P - 1 of those are the forced prompt tokens.
+// each one yields. The first P - 1 of those are the forced prompt tokens.
 int new_tokens_for(const GoldenCase& golden) {
   const Checkpoint checkpoint = load_checkpoint(stories_dir() + "/stories260K.bin", stories_dir() + "/tok512.bin");
   const auto tokenizer = make_tokenizer(checkpoint.vocab);

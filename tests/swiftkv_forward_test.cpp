@@ -47,9 +47,9 @@ std::vector<int32_t> random_tokens(int64_t count, int64_t vocab, uint64_t seed) 
   return tokens;
 }
 
-// Feeds `prompt` in chunks of `chunk` rows, then decodes `steps` tokens
-// (each the argmax of the previous logits); compares the logits of the last
-// prompt position and of every decode step with the reference forward.
+// Feeds a random prompt in chunks of `chunk` rows, then greedily decodes 5
+// tokens. The logits of the last prompt position and of every decode step
+// must match the reference forward.
 void expect_engine_matches_reference(const ModelConfig& config, bool use_swiftkv, int64_t chunk) {
   const ModelWeights weights = random_weights(config, /*seed=*/7);
   Model model(config, weights, use_swiftkv);

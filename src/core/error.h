@@ -7,7 +7,7 @@
 
 namespace swiftkv {
 
-// An error caused by input: the message names the value and says what to do.
+// An error caused by input: the message names the value and the fix.
 // The command line prints it as one line and exits non-zero.
 class Error : public std::runtime_error {
  public:

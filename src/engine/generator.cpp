@@ -23,8 +23,8 @@ std::vector<int32_t> end_token_ids(const Model& model, const Tokenizer& tokenize
   return ids;
 }
 
-// Runs the prompt through the model in chunks; only the last row of the last
-// chunk asks for logits. Returns those logits.
+// Runs the prompt through the model in chunks and returns the logits of the
+// last row, the only row that requests them.
 std::vector<float> prefill(const Model& model, const std::vector<int32_t>& prompt, int64_t chunk,
                            KVCache& cache, FlopCount* flops) {
   std::vector<float> logits;
@@ -85,8 +85,8 @@ GenerateResult generate(const Model& model, const Tokenizer& tokenizer, const st
   result.kv_cache_bytes_per_token = cache.bytes_per_token();
   result.finish_reason = "length";
 
-  // The decoder sees the prompt too, so the first generated token is decoded
-  // in context (SentencePiece strips only the dummy-prefix space at the start).
+  // The decoder also receives the prompt, so the first generated token is
+  // decoded in context: SentencePiece strips the dummy-prefix space only at the start.
   std::string echoed;
   for (int32_t id : prompt) echoed += decoder.push(id);
   if (options.echo && on_text) on_text(echoed);

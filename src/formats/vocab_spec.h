@@ -1,4 +1,4 @@
-// What a checkpoint says about its tokenizer, before a Tokenizer is built.
+// The tokenizer description a checkpoint contains, before a Tokenizer is built.
 // Hugging Face directories supply their JSON files; GGUF and llama2.c files
 // supply token tables.
 #pragma once

@@ -1,5 +1,5 @@
 // Plain float32 reference implementations of the transformer operations.
-// They define the correct answer that optimised kernels are tested against,
+// They define the expected output that optimised kernels are tested against,
 // so they favour clarity over speed (apart from threading over rows).
 #pragma once
 

@@ -2,7 +2,7 @@
 //
 // An ordinary model has one slot per layer. A SwiftKV model with AcrossKV
 // group size G shares one slot among the G layers of each group above K,
-// so it holds K + (L - K) / G slots.
+// so it has K + (L - K) / G slots.
 #pragma once
 
 #include <cstdint>

@@ -36,8 +36,8 @@ class Model {
  public:
   // `use_swiftkv` selects the SwiftKV path; it requires a SwiftKV config.
   // Without it a SwiftKV checkpoint runs as its original model. `format`
-  // selects how linear weights are packed: kF32 runs the plain reference
-  // kernels; other formats run the kernels of active_cpu_level() and free
+  // selects how linear weights are packed. kF32 runs the plain reference
+  // kernels. Other formats run the kernels of active_cpu_level() and free
   // the float32 copies of the linear weights after packing.
   Model(ModelConfig config, ModelWeights weights, bool use_swiftkv, WeightFormat format = WeightFormat::kF32);
 

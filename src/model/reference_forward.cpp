@@ -22,7 +22,7 @@ std::vector<float> apply_rmsnorm(const std::vector<float>& x, int64_t T, const W
   return out;
 }
 
-// Causal attention of q[T, H, DH] over k, v[T, HKV, DH]: row t sees 0..t.
+// Causal attention of q[T, H, DH] over k, v[T, HKV, DH]: row t attends to 0..t.
 std::vector<float> causal_attention(const std::vector<float>& q, const std::vector<float>& k,
                                     const std::vector<float>& v, const Shapes& s) {
   std::vector<float> out(static_cast<size_t>(s.T * s.H * s.DH));
