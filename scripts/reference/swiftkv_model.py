@@ -93,14 +93,15 @@ class SwiftKVForCausalLM(nn.Module):
         if config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
 
-    def forward(self, ids, swiftkv=True, logits_rows=None):
+    def forward(self, ids, swiftkv=True, logits_rows=None, hidden_out=None):
         """Return float32 logits [rows, vocab] for a 1-D tensor of token ids at positions 0..T-1.
 
         With logits_rows=None every token runs every layer (training mode) and
         all T rows come back. With a list of row indices and SwiftKV on, the
         other tokens stop after layer K-1, as in SwiftKV prefill. Only the
         listed rows run the later layers, and their logits must equal the
-        training-mode rows.
+        training-mode rows. A list given as hidden_out receives the residual
+        stream entering each layer (training mode only).
         """
         config = self.config
         num_layers = config.num_hidden_layers
@@ -112,6 +113,8 @@ class SwiftKVForCausalLM(nn.Module):
         swiftkv_kv = {}
         for i, layer in enumerate(self.model.layers):
             attn = layer.self_attn
+            if hidden_out is not None:
+                hidden_out.append(h)
             if i == k_layers and k_layers < num_layers:
                 s = self.model.norm_swiftkv(h)
                 if logits_rows is not None:
