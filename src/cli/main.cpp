@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   swiftkv::add_init_random_command(app);
   swiftkv::add_bench_command(app);
   swiftkv::add_serve_command(app);
+  swiftkv::add_distill_command(app);
 
   try {
     app.parse(argc, argv);

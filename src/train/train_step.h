@@ -19,7 +19,7 @@ struct StepResult {
 
 // Accumulates the gradients of `micro_batches` (each loss divided by their
 // count), clips them to `max_grad_norm` and applies AdamW at `lr`. Throws
-// Error naming `step` when a loss or the gradient norm is NaN or infinite;
+// Error naming `step` (1-based, as the progress shows it) when a loss or the gradient norm is NaN or infinite;
 // the weights are then left unchanged.
 StepResult train_step(DistillStudent& student, AdamW& optimizer, const std::vector<PackedBatch>& micro_batches,
                       const DistillLossConfig& loss, float lr, double max_grad_norm, int64_t step);
