@@ -22,17 +22,23 @@ void gemm_ref(const GemmShape& shape, T alpha, const T* A, int64_t lda, const T*
 void gemm_fast(const GemmShape& shape, float alpha, const float* A, int64_t lda, const float* B,
                int64_t ldb, float beta, float* C, int64_t ldc);
 
-// gemm_fast for float, gemm_ref for double. Leading dimensions are those of
-// dense row-major storage.
+// gemm_fast for float, gemm_ref for double, with explicit leading dimensions.
+template <typename T>
+void gemm_strided(const GemmShape& shape, T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
+                  int64_t ldc) {
+  if constexpr (sizeof(T) == sizeof(float)) {
+    gemm_fast(shape, alpha, A, lda, B, ldb, beta, C, ldc);
+  } else {
+    gemm_ref(shape, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+}
+
+// gemm_strided with the leading dimensions of dense row-major storage.
 template <typename T>
 void gemm(const GemmShape& shape, T alpha, const T* A, const T* B, T beta, T* C) {
   const int64_t lda = shape.trans_a ? shape.M : shape.K;
   const int64_t ldb = shape.trans_b ? shape.K : shape.N;
-  if constexpr (sizeof(T) == sizeof(float)) {
-    gemm_fast(shape, alpha, A, lda, B, ldb, beta, C, shape.N);
-  } else {
-    gemm_ref(shape, alpha, A, lda, B, ldb, beta, C, shape.N);
-  }
+  gemm_strided(shape, alpha, A, lda, B, ldb, beta, C, shape.N);
 }
 
 }  // namespace swiftkv

@@ -138,47 +138,42 @@ std::vector<std::pair<int64_t, int64_t>> sequence_ranges(const int32_t* seq_star
   return ranges;
 }
 
-template <typename T>
-T dot(const T* a, const T* b, int64_t n) {
-  T sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
 }  // namespace
 
+// Attention runs per (sequence, head) as matrix products on strided views:
+// S = scale Q K^T, P = causal softmax(S), O = P V; the backward recomputes P
+// from the saved log-sum-exp. The products run single-threaded inside the
+// parallel loop over (sequence, head) tasks.
 template <typename T>
 void attention_forward(const AttentionShape& shape, const int32_t* seq_start, const T* q, const T* k,
                        const T* v, T* out, T* lse) {
   const int64_t H = shape.H, HKV = shape.HKV, DH = shape.DH, group = H / HKV;
   const T scale = T(1) / std::sqrt(static_cast<T>(DH));
-  sequence_ranges(seq_start, shape.rows);  // validates the layout
+  const auto ranges = sequence_ranges(seq_start, shape.rows);
+  const int64_t tasks = static_cast<int64_t>(ranges.size()) * H;
 #pragma omp parallel
   {
     std::vector<T> scores;
-#pragma omp for schedule(dynamic, 4)
-    for (int64_t t = 0; t < shape.rows; ++t) {
-      const int64_t first = seq_start[t], n = t - first + 1;
-      scores.resize(static_cast<size_t>(n));
-      for (int64_t h = 0; h < H; ++h) {
-        const T* qh = q + (t * H + h) * DH;
-        const int64_t g = h / group;
-        T max_score = -std::numeric_limits<T>::infinity();
-        for (int64_t s = 0; s < n; ++s) {
-          scores[s] = dot(qh, k + ((first + s) * HKV + g) * DH, DH) * scale;
-          max_score = std::max(max_score, scores[s]);
-        }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const auto [first, last] = ranges[static_cast<size_t>(task / H)];
+      const int64_t h = task % H, g = h / group, n = last - first;
+      scores.resize(static_cast<size_t>(n * n));
+      const T* qh = q + (first * H + h) * DH;
+      const T* kg = k + (first * HKV + g) * DH;
+      const T* vg = v + (first * HKV + g) * DH;
+      gemm_strided<T>({false, true, n, n, DH}, scale, qh, H * DH, kg, HKV * DH, T(0), scores.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        T* row = scores.data() + i * n;
+        const T max_score = *std::max_element(row, row + i + 1);
         T sum = 0;
-        for (int64_t s = 0; s < n; ++s) sum += scores[s] = std::exp(scores[s] - max_score);
-        T* o = out + (t * H + h) * DH;
-        std::fill(o, o + DH, T(0));
-        for (int64_t s = 0; s < n; ++s) {
-          const T p = scores[s] / sum;
-          const T* vs = v + ((first + s) * HKV + g) * DH;
-          for (int64_t d = 0; d < DH; ++d) o[d] += p * vs[d];
-        }
-        lse[t * H + h] = max_score + std::log(sum);
+        for (int64_t j = 0; j <= i; ++j) sum += row[j] = std::exp(row[j] - max_score);
+        for (int64_t j = 0; j <= i; ++j) row[j] /= sum;
+        std::fill(row + i + 1, row + n, T(0));
+        lse[(first + i) * H + h] = max_score + std::log(sum);
       }
+      gemm_strided<T>({false, false, n, DH, n}, T(1), scores.data(), n, vg, HKV * DH, T(0), out + (first * H + h) * DH,
+                      H * DH);
     }
   }
 }
@@ -189,32 +184,43 @@ void attention_backward(const AttentionShape& shape, const int32_t* seq_start, c
   const int64_t H = shape.H, HKV = shape.HKV, DH = shape.DH, group = H / HKV;
   const T scale = T(1) / std::sqrt(static_cast<T>(DH));
   const auto ranges = sequence_ranges(seq_start, shape.rows);
-  // One task per (sequence, kv head): it owns the dk/dv rows it writes.
+  // One task per (sequence, kv head): it owns the dk/dv rows it adds to.
   const int64_t tasks = static_cast<int64_t>(ranges.size()) * HKV;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t task = 0; task < tasks; ++task) {
-    const auto [first, last] = ranges[static_cast<size_t>(task / HKV)];
-    const int64_t g = task % HKV;
-    for (int64_t t = first; t < last; ++t) {
+#pragma omp parallel
+  {
+    std::vector<T> probs, dprobs;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const auto [first, last] = ranges[static_cast<size_t>(task / HKV)];
+      const int64_t g = task % HKV, n = last - first;
+      probs.resize(static_cast<size_t>(n * n));
+      dprobs.resize(probs.size());
+      const T* kg = k + (first * HKV + g) * DH;
+      const T* vg = v + (first * HKV + g) * DH;
+      T* dkg = dk + (first * HKV + g) * DH;
+      T* dvg = dv + (first * HKV + g) * DH;
       for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-        const T* qh = q + (t * H + h) * DH;
-        const T* doh = dout + (t * H + h) * DH;
-        T* dqh = dq + (t * H + h) * DH;
-        std::fill(dqh, dqh + DH, T(0));
-        const T row_dot = dot(doh, out + (t * H + h) * DH, DH);
-        for (int64_t s = first; s <= t; ++s) {
-          const T* ks = k + (s * HKV + g) * DH;
-          const T* vs = v + (s * HKV + g) * DH;
-          const T p = std::exp(dot(qh, ks, DH) * scale - lse[t * H + h]);
-          const T ds = p * (dot(doh, vs, DH) - row_dot) * scale;
-          T* dks = dk + (s * HKV + g) * DH;
-          T* dvs = dv + (s * HKV + g) * DH;
-          for (int64_t d = 0; d < DH; ++d) {
-            dvs[d] += p * doh[d];
-            dqh[d] += ds * ks[d];
-            dks[d] += ds * qh[d];
+        const int64_t offset = (first * H + h) * DH;
+        gemm_strided<T>({false, true, n, n, DH}, scale, q + offset, H * DH, kg, HKV * DH, T(0), probs.data(), n);
+        gemm_strided<T>({false, true, n, n, DH}, T(1), dout + offset, H * DH, vg, HKV * DH, T(0), dprobs.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          T* p = probs.data() + i * n;
+          T* dp = dprobs.data() + i * n;
+          const T* o_row = out + offset + i * H * DH;
+          const T* do_row = dout + offset + i * H * DH;
+          T row_dot = 0;
+          for (int64_t d = 0; d < DH; ++d) row_dot += o_row[d] * do_row[d];
+          const T row_lse = lse[(first + i) * H + h];
+          for (int64_t j = 0; j <= i; ++j) {
+            p[j] = std::exp(p[j] - row_lse);
+            dp[j] = p[j] * (dp[j] - row_dot) * scale;  // d(loss)/d(raw score q.k)
           }
+          std::fill(p + i + 1, p + n, T(0));
+          std::fill(dp + i + 1, dp + n, T(0));
         }
+        gemm_strided<T>({true, false, n, DH, n}, T(1), probs.data(), n, dout + offset, H * DH, T(1), dvg, HKV * DH);
+        gemm_strided<T>({false, false, n, DH, n}, T(1), dprobs.data(), n, kg, HKV * DH, T(0), dq + offset, H * DH);
+        gemm_strided<T>({true, false, n, DH, n}, T(1), dprobs.data(), n, q + offset, H * DH, T(1), dkg, HKV * DH);
       }
     }
   }
