@@ -1,4 +1,4 @@
-// The `swiftkv` command line: generate, chat, convert, init-random, bench, serve.
+// The `swiftkv` command line: generate, chat, convert, init-random, bench, serve, batch.
 #include <cstdio>
 #include <exception>
 
@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   swiftkv::add_init_random_command(app);
   swiftkv::add_bench_command(app);
   swiftkv::add_serve_command(app);
+  swiftkv::add_batch_command(app);
 
   try {
     app.parse(argc, argv);
