@@ -133,6 +133,7 @@ TEST(CortexComplete, RejectsInvalidArguments) {
   EXPECT_EQ(param_of({{"prompt", "x"}}), "model");
   EXPECT_EQ(param_of({{"model", "m"}}), "prompt");
   EXPECT_EQ(param_of({{"model", "m"}, {"prompt", "x"}, {"extra", 1}}), "extra");
+
   EXPECT_EQ(param_of({{"model", "m"}, {"prompt", json::array({user})}}), "prompt");
   EXPECT_EQ(param_of({{"model", "m"}, {"prompt", "x"}, {"options", json::object()}}), "prompt");
   EXPECT_EQ(param_of({{"model", "m"}, {"prompt", {system, system, user}}, {"options", json::object()}}),
@@ -143,6 +144,7 @@ TEST(CortexComplete, RejectsInvalidArguments) {
   EXPECT_EQ(param_of({{"model", "m"}, {"prompt", {user, assistant}}, {"options", json::object()}}), "prompt");
   EXPECT_EQ(param_of({{"model", "m"}, {"prompt", {{{"role", "tool"}, {"content", "t"}}}}, {"options", json::object()}}),
             "prompt[0].role");
+
   const json ok = {user};
   EXPECT_EQ(param_of({{"model", "m"}, {"prompt", ok}, {"options", {{"temperature", -0.1}}}}), "options.temperature");
   EXPECT_EQ(param_of({{"model", "m"}, {"prompt", ok}, {"options", {{"top_p", "high"}}}}), "options.top_p");

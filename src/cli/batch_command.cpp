@@ -40,7 +40,8 @@ class ProgressBar {
 
   void draw(const BatchProgress& progress) {
     const bool done = progress.num_finished == total_;
-    if (!done && progress.elapsed - last_draw_ < 0.2) return;
+    if (done ? drew_done_ : progress.elapsed - last_draw_ < 0.2) return;
+    drew_done_ = done;
     last_draw_ = progress.elapsed;
     constexpr int kWidth = 30;
     const double fraction = total_ > 0 ? static_cast<double>(progress.num_finished) / static_cast<double>(total_) : 1;
@@ -62,6 +63,7 @@ class ProgressBar {
   int64_t total_;
   bool interactive_;  // stderr is a terminal, so the bar redraws in place
   double last_draw_ = -1.0;
+  bool drew_done_ = false;
 };
 
 void run_batch_command(const BatchCommandOptions& options) {

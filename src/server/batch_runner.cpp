@@ -130,6 +130,8 @@ void BatchRun::add_line(const std::string& text, int64_t line_number) {
       for (RequestId request_id : ids) by_request_[request_id] = line;
       pending_.insert(line);
     } catch (const ApiError& error) {
+      SKV_LOG_WARN("batch", "line %lld (custom_id '%s'): %d %s", static_cast<long long>(line_number),
+                   custom_id.c_str(), error.status(), error.what());
       const json response = {{"status_code", error.status()}, {"request_id", id}, {"body", error.to_json()}};
       write_result(id, custom_id, response, nullptr);
     }

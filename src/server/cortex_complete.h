@@ -4,10 +4,10 @@
 // - {"model", "prompt": "text"} returns the completion as a JSON string.
 // - {"model", "prompt": [{"role", "content"}, ...], "options": {...}}
 //   returns {"choices": [{"messages": text}], "created", "model", "usage"}.
-//   The history has at most one system message, which comes first; a user
-//   message follows the system message or an assistant message, an
-//   assistant message follows a user message, and the last message is a
-//   user message. Options: temperature and top_p in [0, 1], max_tokens >= 1,
+//   The history has at most one system message, and it comes first. A user
+//   message follows the system message or an assistant message. An
+//   assistant message follows a user message. The last message is a user
+//   message. Options: temperature and top_p in [0, 1], max_tokens >= 1,
 //   guardrails (only false), response_format (rejected, see below).
 #pragma once
 

@@ -28,7 +28,7 @@ json LogprobsFormatter::format(std::span<const TokenLogprobs> tokens) {
   return endpoint_ == Endpoint::kCompletions ? completion_logprobs(tokens) : chat_logprobs(tokens);
 }
 
-// As vLLM does, each top_logprobs map also holds the sampled token, so
+// As in vLLM, each top_logprobs map also contains the sampled token, so
 // `logprobs: 0` still maps the sampled token to its log-probability.
 json LogprobsFormatter::completion_logprobs(std::span<const TokenLogprobs> tokens) {
   json result = {{"tokens", json::array()},
