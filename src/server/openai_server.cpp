@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <random>
 
 #include "core/error.h"
 #include "core/log.h"
