@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the pinned Debian packages, fetches the default model and builds.
+# Installs the pinned Debian packages and the Python test venv, fetches the
+# default model and builds.
 # Safe to rerun: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,20 @@ install_debian_packages() {
   fi
 }
 
+# The Python integration tests use the official openai client from a venv
+# with pinned versions. Reinstalls only when the requirements changed.
+setup_python_venv() {
+  local requirements="tests/python/requirements.txt" stamp=".venv/requirements.installed"
+  if [[ -f "$stamp" ]] && cmp -s "$requirements" "$stamp"; then
+    return 0
+  fi
+  echo "setup: creating .venv with the packages in $requirements"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
+}
+
 install_debian_packages
+setup_python_venv
 scripts/fetch_model.sh
 scripts/build.sh

@@ -215,6 +215,119 @@ TEST(OpenAIServer, StreamingCompletion) {
   EXPECT_EQ(usage["usage"]["completion_tokens"], 20);
 }
 
+TEST(OpenAIServer, NChoicesSeeded) {
+  TestServer server(stories());
+  const json request = {{"prompt", "Once upon a time"}, {"max_tokens", 10}, {"temperature", 1.0}, {"seed", 11},
+                        {"n", 3}};
+  const auto result = post_json(server, "/v1/completions", request);
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  const json body = json::parse(result->body);
+  ASSERT_EQ(body["choices"].size(), 3u);
+  EXPECT_EQ(body["usage"]["completion_tokens"], 30);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(body["choices"][i]["index"], i);
+    // Choice i is seeded with seed + i, like a single request with that seed.
+    json single = request;
+    single["n"] = 1;
+    single["seed"] = 11 + i;
+    const auto alone = post_json(server, "/v1/completions", single);
+    ASSERT_TRUE(alone);
+    EXPECT_EQ(json::parse(alone->body)["choices"][0]["text"], body["choices"][i]["text"]) << "choice " << i;
+  }
+}
+
+TEST(OpenAIServer, NChoicesStreaming) {
+  TestServer server(stories());
+  const auto result = post_json(server, "/v1/completions",
+                                {{"prompt", "Once upon a time"}, {"max_tokens", 12}, {"temperature", 0}, {"n", 2},
+                                 {"stream", true}, {"stream_options", {{"include_usage", true}}}});
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  const std::vector<std::string> payloads = sse_payloads(result->body);
+  ASSERT_GE(payloads.size(), 3u);
+  EXPECT_EQ(payloads.back(), "[DONE]");
+  std::string texts[2];
+  int finished = 0;
+  for (size_t i = 0; i + 2 < payloads.size(); ++i) {
+    const json choice = json::parse(payloads[i])["choices"][0];
+    const int index = choice["index"].get<int>();
+    ASSERT_TRUE(index == 0 || index == 1) << payloads[i];
+    texts[index] += choice["text"].get<std::string>();
+    finished += !choice["finish_reason"].is_null();
+  }
+  EXPECT_EQ(finished, 2);
+  EXPECT_EQ(texts[0], greedy_completion("Once upon a time", 12));
+  EXPECT_EQ(texts[1], texts[0]);
+  EXPECT_EQ(json::parse(payloads[payloads.size() - 2])["usage"]["completion_tokens"], 24);
+}
+
+TEST(OpenAIServer, CompletionLogprobs) {
+  TestServer server(stories());
+  const auto result = post_json(server, "/v1/completions",
+                                {{"prompt", "Once upon a time"}, {"max_tokens", 8}, {"temperature", 0},
+                                 {"logprobs", 2}});
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  const json choice = json::parse(result->body)["choices"][0];
+  const json& logprobs = choice["logprobs"];
+  ASSERT_EQ(logprobs["tokens"].size(), 8u);
+  std::string joined;
+  int64_t offset = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    const std::string token = logprobs["tokens"][i];
+    const float logprob = logprobs["token_logprobs"][i];
+    EXPECT_EQ(logprobs["text_offset"][i], offset);
+    offset += static_cast<int64_t>(token.size());  // ASCII text: bytes are code points
+    joined += token;
+    EXPECT_LE(logprob, 0.0f);
+    const json& top = logprobs["top_logprobs"][i];
+    EXPECT_GE(top.size(), 2u);
+    EXPECT_LE(top.size(), 3u);
+    ASSERT_TRUE(top.contains(token)) << top.dump();
+    // Greedy decoding samples the most likely token.
+    float best = -1e30f;
+    for (const auto& [text, value] : top.items()) best = std::max(best, value.get<float>());
+    EXPECT_FLOAT_EQ(best, logprob);
+  }
+  EXPECT_EQ(joined, choice["text"]);
+}
+
+TEST(OpenAIServer, CortexComplete) {
+  TestServer server(stories());
+  const auto plain = post_json(server, "/v1/complete", {{"model", kModelName}, {"prompt", "Once upon a time"}});
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200) << plain->body;
+  // Without options the result is the completion as a JSON string; the
+  // default temperature is 0, so it is the greedy completion.
+  const json text = json::parse(plain->body);
+  ASSERT_TRUE(text.is_string());
+  EXPECT_EQ(text.get<std::string>().substr(0, 20), greedy_completion("Once upon a time", 12).substr(0, 20));
+
+  const json system_twice = {{{"role", "system"}, {"content", "a"}}, {{"role", "system"}, {"content", "b"}},
+                             {{"role", "user"}, {"content", "c"}}};
+  expect_error(post_json(server, "/v1/complete", {{"model", kModelName}, {"prompt", system_twice},
+                                                  {"options", json::object()}}), 400, "prompt[1].role");
+  const json system_late = {{{"role", "user"}, {"content", "a"}}, {{"role", "system"}, {"content", "b"}}};
+  expect_error(post_json(server, "/v1/complete", {{"model", kModelName}, {"prompt", system_late},
+                                                  {"options", json::object()}}), 400, "prompt[1].role");
+  const json history = {{{"role", "user"}, {"content", "Hi"}}};
+  expect_error(post_json(server, "/v1/complete", {{"model", kModelName}, {"prompt", history}}), 400, "prompt");
+  expect_error(post_json(server, "/v1/complete", {{"model", kModelName}, {"prompt", history},
+                                                  {"options", {{"temperature", 1.5}}}}), 400, "options.temperature");
+  expect_error(post_json(server, "/v1/complete", {{"model", kModelName}, {"prompt", history},
+                                                  {"options", {{"max_tokens", "8"}}}}), 400, "options.max_tokens");
+  expect_error(post_json(server, "/v1/complete", {{"model", kModelName}, {"prompt", history},
+                                                  {"options", {{"seed", 1}}}}), 400, "options.seed");
+  expect_error(post_json(server, "/v1/complete", {{"model", kModelName}, {"prompt", history},
+                                                  {"options", {{"response_format", {{"type", "json"}}}}}}),
+               400, "options.response_format");
+  expect_error(post_json(server, "/v1/complete", {{"model", "other"}, {"prompt", "Hi"}}), 404, "model");
+  // stories260K has no chat template, so a history cannot be rendered.
+  expect_error(post_json(server, "/v1/complete", {{"model", kModelName}, {"prompt", history},
+                                                  {"options", json::object()}}), 400, "messages");
+}
+
 TEST(OpenAIServer, ErrorStatuses) {
   TestServer server(stories());
   auto client = server.client();
@@ -227,7 +340,11 @@ TEST(OpenAIServer, ErrorStatuses) {
   expect_error(post_json(server, "/v1/completions", {{"prompt", "Hi"}, {"max_tokens", 0}}), 400, "max_tokens");
   expect_error(post_json(server, "/v1/completions", {{"prompt", "Hi"}, {"logit_bias", {{"x", 1}}}}), 400,
                "logit_bias");
-  expect_error(post_json(server, "/v1/completions", {{"prompt", "Hi"}, {"n", 2}}), 400, "n");
+  expect_error(post_json(server, "/v1/completions", {{"prompt", "Hi"}, {"n", 0}}), 400, "n");
+  expect_error(post_json(server, "/v1/completions", {{"prompt", "Hi"}, {"n", 2}, {"best_of", 3}}), 400, "best_of");
+  expect_error(post_json(server, "/v1/completions", {{"prompt", "Hi"}, {"n", 2}, {"best_of", 1}}), 400, "best_of");
+  expect_error(post_json(server, "/v1/completions", {{"prompt", "Hi"}, {"logprobs", 21}}), 400, "logprobs");
+  expect_error(post_json(server, "/v1/completions", {{"prompt", "Hi"}, {"logprobs", true}}), 400, "logprobs");
   expect_error(post_json(server, "/v1/completions", {{"prompt", "Hi"}, {"frobnicate", 1}}), 400, "frobnicate");
   expect_error(post_json(server, "/v1/completions", {{"max_tokens", 4}}), 400, "prompt");
   expect_error(post_json(server, "/v1/completions", {{"prompt", "Hi"}, {"max_tokens", 500}}), 400, "",

@@ -13,5 +13,6 @@ void add_init_random_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_distill_command(CLI::App& app);
+void add_batch_command(CLI::App& app);
 
 }  // namespace swiftkv

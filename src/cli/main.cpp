@@ -1,4 +1,4 @@
-// The `swiftkv` command line: generate, chat, convert, init-random, bench, serve.
+// The `swiftkv` command line: generate, chat, convert, init-random, bench, serve, batch.
 #include <cstdio>
 #include <exception>
 
@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   swiftkv::add_bench_command(app);
   swiftkv::add_serve_command(app);
   swiftkv::add_distill_command(app);
+  swiftkv::add_batch_command(app);
 
   try {
     app.parse(argc, argv);

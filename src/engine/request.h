@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/sampler.h"
@@ -29,11 +30,21 @@ enum class FinishReason {
 // The OpenAI name of `reason`: "stop", "length", "abort", "error", or "" for kNone.
 const char* finish_reason_name(FinishReason reason);
 
+// The log-probability of one sampled token under the log-softmax of the raw
+// logits (before logit bias, penalties, temperature and filtering), as vLLM
+// reports by default, with the most likely tokens at that position.
+struct TokenLogprobs {
+  int32_t token = 0;
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top;  // most likely first, see top_logprobs()
+};
+
 // One output event of a request: what was generated since the previous event.
 struct RequestOutput {
   RequestId id = 0;
   std::string text;                // new text, complete UTF-8, stop strings removed
   std::vector<int32_t> token_ids;  // new token ids, a stop token included
+  std::vector<TokenLogprobs> logprobs;  // one per new token id when Request::logprobs >= 0
   bool finished = false;
   FinishReason finish_reason = FinishReason::kNone;
   std::string stop_string;  // the stop string that ended the request, if any
@@ -60,6 +71,9 @@ struct Request {
   std::vector<int32_t> stop_token_ids;   // besides the model's end-of-sequence ids
   bool ignore_eos = false;
   bool skip_special_tokens = true;       // leave special tokens out of the text
+  // -1 reports no log-probabilities; k >= 0 reports the sampled token's and
+  // the k most likely tokens' at every generated position.
+  int logprobs = -1;
   // Receives every output event on the engine thread; it must return quickly
   // and must not call back into the engine while holding its own locks.
   OutputCallback on_output;

@@ -18,6 +18,9 @@ RequestState::RequestState(RequestId id, Request request, const Tokenizer& token
       decoder_(tokenizer, request_.skip_special_tokens),
       stop_matcher_(request_.stop),
       arrival_(std::chrono::steady_clock::now()) {
+  if (request_.logprobs < -1) {
+    fail("logprobs = %d is invalid; pass -1 for none or k >= 0 for the k most likely tokens", request_.logprobs);
+  }
   // The decoder receives the prompt first, so the first generated token is
   // decoded in context (SentencePiece strips its dummy-prefix space only at the start).
   for (int32_t token : request_.prompt_tokens) decoder_.push(token);
@@ -94,6 +97,9 @@ RequestOutput RequestState::append_sampled(std::span<const float> logits) {
   RequestOutput output = make_output();
   output.text = std::move(text);
   output.token_ids = {token};
+  if (request_.logprobs >= 0) {
+    output.logprobs.push_back({token, token_logprob(logits, token), top_logprobs(logits, request_.logprobs)});
+  }
   return output;
 }
 

@@ -117,20 +117,10 @@ ApiError unsupported(const std::string& field, const char* what) {
 
 // Fields this server accepts only at their default value.
 void reject_unsupported_values(const FieldReader& fields, Endpoint endpoint) {
-  if (auto n = fields.integer("n", 1, 128); n && *n != 1) throw unsupported("n", "other than 1");
-  if (const json* logprobs = fields.find("logprobs")) {
-    const bool off = (logprobs->is_boolean() && !logprobs->get<bool>()) ||
-                     (logprobs->is_number_integer() && logprobs->get<int64_t>() == 0);
-    if (!off) throw unsupported("logprobs", "(token log-probabilities)");
-  }
-  if (fields.find("top_logprobs")) throw unsupported("top_logprobs", "(token log-probabilities)");
   if (fields.find("tools")) throw unsupported("tools", "(tool calling)");
   if (fields.find("tool_choice")) throw unsupported("tool_choice", "(tool calling)");
   if (endpoint == Endpoint::kCompletions) {
     if (fields.boolean("echo").value_or(false)) throw unsupported("echo", "= true");
-    if (auto best_of = fields.integer("best_of", 1, 128); best_of && *best_of != 1) {
-      throw unsupported("best_of", "other than 1");
-    }
     if (fields.string("suffix")) throw unsupported("suffix", "(insertion)");
   }
   if (const json* format = fields.find("response_format")) {
@@ -138,6 +128,40 @@ void reject_unsupported_values(const FieldReader& fields, Endpoint endpoint) {
     const auto type = format->find("type");
     if (type == format->end() || *type != "text") throw unsupported("response_format", "other than {\"type\": \"text\"}");
   }
+}
+
+// n, and best_of as vLLM's V1 engine takes it: only equal to n, because
+// ranking candidates by their cumulative log-probability is not implemented.
+void parse_choices(const FieldReader& fields, GenerationRequest& parsed) {
+  parsed.n = static_cast<int>(fields.integer("n", 1, 128).value_or(1));
+  if (parsed.endpoint != Endpoint::kCompletions) return;
+  const std::optional<int64_t> best_of = fields.integer("best_of", 1, 128);
+  if (!best_of) return;
+  if (*best_of < parsed.n) {
+    throw range_error("best_of", std::to_string(*best_of), strprintf("a value >= n = %d", parsed.n).c_str());
+  }
+  if (*best_of != parsed.n) {
+    throw unsupported("best_of", "greater than n (ranking candidates by log-probability)");
+  }
+}
+
+// Completions: `logprobs` is the number of most likely tokens per position.
+// Chat: `logprobs` is a boolean and `top_logprobs` that number.
+void parse_logprobs(const FieldReader& fields, GenerationRequest& parsed) {
+  if (parsed.endpoint == Endpoint::kCompletions) {
+    if (const json* value = fields.find("logprobs"); value != nullptr && value->is_boolean()) {
+      throw type_error("logprobs", "an integer (the number of most likely tokens per position)", *value);
+    }
+    parsed.request.logprobs = static_cast<int>(fields.integer("logprobs", 0, kMaxLogprobs).value_or(-1));
+    return;
+  }
+  const bool enabled = fields.boolean("logprobs").value_or(false);
+  const std::optional<int64_t> top = fields.integer("top_logprobs", 0, kMaxLogprobs);
+  if (top && !enabled) {
+    throw ApiError(400, "'top_logprobs' requires 'logprobs' to be true; set \"logprobs\": true",
+                   "invalid_request_error", "top_logprobs");
+  }
+  parsed.request.logprobs = enabled ? static_cast<int>(top.value_or(0)) : -1;
 }
 
 std::vector<std::string> parse_stop(const FieldReader& fields) {
@@ -322,6 +346,8 @@ GenerationRequest parse_generation_request(const json& body, Endpoint endpoint) 
   }
   parse_sampling(fields, parsed);
   parse_limits(fields, parsed);
+  parse_choices(fields, parsed);
+  parse_logprobs(fields, parsed);
   if (endpoint == Endpoint::kCompletions) {
     parse_prompt(fields, parsed);
   } else {
@@ -346,28 +372,40 @@ json finish_reason_json(const std::string& reason) { return reason.empty() ? jso
 
 }  // namespace
 
-json completion_response(const ResponseHeader& header, Endpoint endpoint, const std::string& text,
-                         const RequestOutput& final_output) {
-  const std::string reason = finish_reason_name(final_output.finish_reason);
-  json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_reason_json(reason)}};
-  json response;
-  if (endpoint == Endpoint::kCompletions) {
-    response = response_base(header, "text_completion");
-    choice["text"] = text;
-  } else {
-    response = response_base(header, "chat.completion");
-    choice["message"] = {{"role", "assistant"}, {"content", text}};
+json choices_usage_json(const std::vector<ChoiceResult>& choices) {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  for (const ChoiceResult& choice : choices) {
+    prompt_tokens = choice.final_output.prompt_tokens;
+    completion_tokens += choice.final_output.completion_tokens;
   }
-  // vLLM's extension: the stop string that ended the request, else null.
-  choice["stop_reason"] = final_output.stop_string.empty() ? json(nullptr) : json(final_output.stop_string);
-  response["choices"] = json::array({choice});
-  response["usage"] = usage_json(final_output.prompt_tokens, final_output.completion_tokens);
+  return usage_json(prompt_tokens, completion_tokens);
+}
+
+json completion_response(const ResponseHeader& header, Endpoint endpoint, const std::vector<ChoiceResult>& choices) {
+  json response = response_base(header, endpoint == Endpoint::kCompletions ? "text_completion" : "chat.completion");
+  response["choices"] = json::array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const ChoiceResult& result = choices[i];
+    const std::string reason = finish_reason_name(result.final_output.finish_reason);
+    json choice = {{"index", i}, {"logprobs", result.logprobs}, {"finish_reason", finish_reason_json(reason)}};
+    if (endpoint == Endpoint::kCompletions) {
+      choice["text"] = result.text;
+    } else {
+      choice["message"] = {{"role", "assistant"}, {"content", result.text}};
+    }
+    // vLLM's extension: the stop string that ended the choice, else null.
+    const std::string& stop = result.final_output.stop_string;
+    choice["stop_reason"] = stop.empty() ? json(nullptr) : json(stop);
+    response["choices"].push_back(std::move(choice));
+  }
+  response["usage"] = choices_usage_json(choices);
   return response;
 }
 
-json stream_chunk(const ResponseHeader& header, Endpoint endpoint, const std::string& text,
-                  const std::string& finish_reason, bool first_chat_chunk) {
-  json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_reason_json(finish_reason)}};
+json stream_chunk(const ResponseHeader& header, Endpoint endpoint, int index, const std::string& text,
+                  const json& logprobs, const std::string& finish_reason, bool first_chat_chunk) {
+  json choice = {{"index", index}, {"logprobs", logprobs}, {"finish_reason", finish_reason_json(finish_reason)}};
   json chunk;
   if (endpoint == Endpoint::kCompletions) {
     chunk = response_base(header, "text_completion");
@@ -383,10 +421,10 @@ json stream_chunk(const ResponseHeader& header, Endpoint endpoint, const std::st
   return chunk;
 }
 
-json usage_chunk(const ResponseHeader& header, Endpoint endpoint, const RequestOutput& final_output) {
+json usage_chunk(const ResponseHeader& header, Endpoint endpoint, const json& usage) {
   json chunk = response_base(header, endpoint == Endpoint::kCompletions ? "text_completion" : "chat.completion.chunk");
   chunk["choices"] = json::array();
-  chunk["usage"] = usage_json(final_output.prompt_tokens, final_output.completion_tokens);
+  chunk["usage"] = usage;
   return chunk;
 }
 

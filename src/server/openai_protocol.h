@@ -52,9 +52,17 @@ struct GenerationRequest {
   bool add_generation_prompt = true;
 
   // Sampling and stop settings; max_tokens is -1 when the chat request sets none.
+  // request.logprobs is the number of most likely tokens reported per position
+  // (completions: `logprobs`; chat: `top_logprobs` when `logprobs` is true), or -1.
   Request request;
   bool seed_given = false;
+  // Number of choices, each an engine request of its own.
+  int n = 1;
 };
+
+// The maximum of `logprobs` (completions) and `top_logprobs` (chat), vLLM's
+// default max_logprobs.
+inline constexpr int kMaxLogprobs = 20;
 
 // Parses a request body. Throws ApiError (400) naming the field for unknown
 // fields, wrong types, out-of-range values and features not supported yet.
@@ -71,13 +79,25 @@ struct ResponseHeader {
   int64_t created = 0;
 };
 
+// The finished result of one choice.
+struct ChoiceResult {
+  std::string text;
+  nlohmann::json logprobs;    // OpenAI's logprobs object, or null
+  RequestOutput final_output;  // the finishing event: finish reason, stop string, token counts
+};
+
 nlohmann::json usage_json(int64_t prompt_tokens, int64_t completion_tokens);
-nlohmann::json completion_response(const ResponseHeader& header, Endpoint endpoint, const std::string& text,
-                                   const RequestOutput& final_output);
-// One streamed chunk with `text`; `finish_reason` is "" while running.
-nlohmann::json stream_chunk(const ResponseHeader& header, Endpoint endpoint, const std::string& text,
-                            const std::string& finish_reason, bool first_chat_chunk);
+// Usage of a request with several choices: the prompt counts once, the
+// completion tokens of every choice add up.
+nlohmann::json choices_usage_json(const std::vector<ChoiceResult>& choices);
+// The whole response; choices[i] gets "index": i.
+nlohmann::json completion_response(const ResponseHeader& header, Endpoint endpoint,
+                                   const std::vector<ChoiceResult>& choices);
+// One streamed chunk of choice `index` with `text` and `logprobs` (null for
+// none); `finish_reason` is "" while running.
+nlohmann::json stream_chunk(const ResponseHeader& header, Endpoint endpoint, int index, const std::string& text,
+                            const nlohmann::json& logprobs, const std::string& finish_reason, bool first_chat_chunk);
 // The last chunk when stream_options.include_usage is set: no choices, only usage.
-nlohmann::json usage_chunk(const ResponseHeader& header, Endpoint endpoint, const RequestOutput& final_output);
+nlohmann::json usage_chunk(const ResponseHeader& header, Endpoint endpoint, const nlohmann::json& usage);
 
 }  // namespace swiftkv

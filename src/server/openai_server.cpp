@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <ctime>
-#include <random>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "server/cortex_complete.h"
 
 namespace swiftkv {
 namespace {
@@ -47,20 +47,6 @@ httplib::Server::Handler with_errors(Handler handler) {
   };
 }
 
-std::string random_hex(size_t digits) {
-  std::random_device device;
-  std::mt19937_64 engine((static_cast<uint64_t>(device()) << 32) ^ device());
-  const char* hex = "0123456789abcdef";
-  std::string text;
-  for (size_t i = 0; i < digits; ++i) text += hex[engine() % 16];
-  return text;
-}
-
-uint64_t random_seed() {
-  std::random_device device;
-  return (static_cast<uint64_t>(device()) << 32) ^ device();
-}
-
 // Compares without stopping at the first difference, so the time taken
 // does not reveal how much of a guessed key is right.
 bool equal_in_constant_time(const std::string& a, const std::string& b) {
@@ -77,32 +63,25 @@ bool write_event(httplib::DataSink& sink, const std::string& data) {
 
 }  // namespace
 
-// A request in flight: the events from the engine and the response header.
+// A request in flight: the events of its choices from the engine and the
+// response header.
 struct OpenAIServer::ActiveRequest {
   OutputQueue queue;
-  RequestId id = 0;
+  std::vector<RequestId> ids;  // engine requests, one per choice
+  std::unique_ptr<ChoiceTracker> tracker;
   Endpoint endpoint = Endpoint::kCompletions;
   ResponseHeader header;
   bool include_usage = false;
-  bool sent_first_chunk = false;
+  bool sent_role_chunks = false;
   std::atomic<bool> finished{false};
 };
 
 OpenAIServer::OpenAIServer(LLMEngine& engine, ServerConfig config)
-    : engine_(engine), config_(std::move(config)), http_(std::make_unique<httplib::Server>()) {
-  id_prefix_ = random_hex(8);
+    : engine_(engine),
+      config_(std::move(config)),
+      http_(std::make_unique<httplib::Server>()),
+      frontend_(engine_, config_.model_name) {
   created_ = static_cast<int64_t>(std::time(nullptr));
-  const std::string& source = engine_.tokenizer().chat_template();
-  if (source.empty()) {
-    chat_template_error_ = "this model has no chat template; use /v1/completions";
-  } else {
-    try {
-      chat_template_ = std::make_unique<ChatTemplate>(source);
-    } catch (const Error& error) {
-      chat_template_error_ = strprintf("the model's chat template failed to parse: %s", error.what());
-      SKV_LOG_WARN("server", "%s; /v1/chat/completions is disabled", chat_template_error_.c_str());
-    }
-  }
 
   // Streaming requests hold a handler thread until they finish, so the pool
   // has room for every running and some waiting requests.
@@ -135,6 +114,9 @@ void OpenAIServer::register_routes() {
   http_->Post("/v1/chat/completions",
               with_errors([this](const httplib::Request& request, httplib::Response& response) {
                 handle_generation(request, response, Endpoint::kChatCompletions);
+              }));
+  http_->Post("/v1/complete", with_errors([this](const httplib::Request& request, httplib::Response& response) {
+                handle_complete(request, response);
               }));
   http_->Get("/v1/models", with_errors([this](const httplib::Request&, httplib::Response& response) {
                handle_models(response);
@@ -202,69 +184,20 @@ void OpenAIServer::shutdown(std::chrono::milliseconds deadline) {
   SKV_LOG_INFO("server", "stopped");
 }
 
-void OpenAIServer::check_model(const std::string& model) const {
-  if (model.empty() || model == config_.model_name) return;
-  throw ApiError(404, strprintf("the model '%s' does not exist; this server serves '%s'", model.c_str(),
-                                config_.model_name.c_str()), "invalid_request_error", "model", "model_not_found");
-}
-
-std::string OpenAIServer::render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
-  if (!chat_template_) throw ApiError(400, chat_template_error_, "invalid_request_error", "messages");
-  const Tokenizer& tokenizer = engine_.tokenizer();
-  ChatTemplateInputs inputs;
-  inputs.messages = messages;
-  inputs.add_generation_prompt = add_generation_prompt;
-  if (tokenizer.bos_id() >= 0) inputs.bos_token = tokenizer.token_text(tokenizer.bos_id());
-  if (tokenizer.eos_id() >= 0) inputs.eos_token = tokenizer.token_text(tokenizer.eos_id());
-  try {
-    return chat_template_->render(inputs);
-  } catch (const Error& error) {
-    // raise_exception() in a template reports an invalid conversation.
-    throw ApiError(400, strprintf("the chat template rejected the messages: %s", error.what()),
-                   "invalid_request_error", "messages");
-  }
-}
-
-std::vector<int32_t> OpenAIServer::tokenize_prompt(const GenerationRequest& parsed) const {
-  if (parsed.endpoint == Endpoint::kChatCompletions) {
-    // The template writes the special tokens (BOS included) itself.
-    return engine_.tokenizer().encode(render_chat(parsed.messages, parsed.add_generation_prompt),
-                                      /*add_special=*/false);
-  }
-  if (parsed.prompt_text) return engine_.tokenizer().encode(*parsed.prompt_text, /*add_special=*/true);
-  return parsed.prompt_tokens;
-}
-
-RequestId OpenAIServer::submit(Request request) const {
-  try {
-    return engine_.add_request(std::move(request));
-  } catch (const ContextLengthError& error) {
-    throw ApiError(400, error.what(), "invalid_request_error", "", "context_length_exceeded");
-  } catch (const EngineUnavailableError& error) {
-    throw ApiError(503, error.what(), "server_error");
-  } catch (const Error& error) {
-    throw ApiError(400, error.what());
-  }
-}
-
 void OpenAIServer::handle_generation(const httplib::Request& http_request, httplib::Response& response,
                                      Endpoint endpoint) {
   if (stopping_) throw ApiError(503, "the server is shutting down", "server_error");
-  GenerationRequest parsed = parse_generation_request(parse_json_body(http_request.body), endpoint);
-  check_model(parsed.model);
-  parsed.request.prompt_tokens = tokenize_prompt(parsed);
-  if (!parsed.seed_given) parsed.request.sampling.seed = random_seed();
+  const GenerationRequest parsed = frontend_.prepare(parse_json_body(http_request.body), endpoint);
 
   auto active = std::make_shared<ActiveRequest>();
   active->endpoint = endpoint;
   active->include_usage = parsed.include_usage;
-  parsed.request.on_output = [active](const RequestOutput& output) { active->queue.push(output); };
-  active->id = submit(std::move(parsed.request));
-  const char* kind = endpoint == Endpoint::kCompletions ? "cmpl" : "chatcmpl";
-  active->header = {strprintf("%s-%s-%llu", kind, id_prefix_.c_str(), static_cast<unsigned long long>(active->id)),
-                    config_.model_name, static_cast<int64_t>(std::time(nullptr))};
-  SKV_LOG_DEBUG("server", "%s is engine request %llu", active->header.id.c_str(),
-                static_cast<unsigned long long>(active->id));
+  active->ids = frontend_.submit(parsed, [active](const RequestOutput& output) { active->queue.push(output); });
+  active->tracker = std::make_unique<ChoiceTracker>(engine_.tokenizer(), parsed, active->ids);
+  active->header = frontend_.make_header(endpoint, active->ids.front());
+  SKV_LOG_DEBUG("server", "%s is engine requests %llu to %llu", active->header.id.c_str(),
+                static_cast<unsigned long long>(active->ids.front()),
+                static_cast<unsigned long long>(active->ids.back()));
 
   if (parsed.stream) {
     start_stream(active, response);
@@ -277,52 +210,49 @@ void OpenAIServer::handle_generation(const httplib::Request& http_request, httpl
 // noticed, so its request runs to the end. httplib 0.11 offers no way to
 // watch the socket while the handler waits.
 void OpenAIServer::respond_when_finished(const std::shared_ptr<ActiveRequest>& active, httplib::Response& response) {
-  std::string text;
-  for (;;) {
+  while (!active->tracker->finished()) {
     std::optional<RequestOutput> output = active->queue.pop(kStreamPollInterval);
-    if (!output) continue;
-    text += output->text;
-    if (!output->finished) continue;
-    active->finished = true;
-    if (output->finish_reason == FinishReason::kAbort) {
-      throw ApiError(503, "the request was aborted because the server is shutting down", "server_error");
-    }
-    if (output->finish_reason == FinishReason::kError) {
-      throw ApiError(500, strprintf("generation failed: %s", output->error.c_str()), "server_error");
-    }
-    send_json(response, 200, completion_response(active->header, active->endpoint, text, *output));
-    return;
+    if (output) active->tracker->add(*output);
   }
+  active->finished = true;
+  if (std::optional<ApiError> error = active->tracker->error()) throw *error;
+  send_json(response, 200, completion_response(active->header, active->endpoint, active->tracker->results()));
+}
+
+// Writes the SSE events of one output event; returns false when the client is gone.
+bool OpenAIServer::write_stream_event(ActiveRequest& active, httplib::DataSink& sink, const RequestOutput& output) {
+  const ChoiceTracker::Update update = active.tracker->add(output);
+  if (output.finish_reason == FinishReason::kAbort || output.finish_reason == FinishReason::kError) {
+    return write_event(sink, finish_error(output).to_json().dump());
+  }
+  const bool has_logprobs = !update.logprobs.is_null() && !output.logprobs.empty();
+  if (output.text.empty() && !has_logprobs && !output.finished) return true;
+  const std::string reason = output.finished ? finish_reason_name(output.finish_reason) : "";
+  return write_event(sink, stream_chunk(active.header, active.endpoint, update.index, output.text, update.logprobs,
+                                        reason, false).dump());
 }
 
 void OpenAIServer::start_stream(const std::shared_ptr<ActiveRequest>& active, httplib::Response& response) {
   response.set_header("Cache-Control", "no-cache");
-  auto provider = [active](size_t /*offset*/, httplib::DataSink& sink) {
-    if (!active->sent_first_chunk && active->endpoint == Endpoint::kChatCompletions) {
-      // As OpenAI does, the first chat chunk carries the role and no text.
-      active->sent_first_chunk = true;
-      return write_event(sink, stream_chunk(active->header, active->endpoint, "", "", true).dump());
+  auto provider = [this, active](size_t /*offset*/, httplib::DataSink& sink) {
+    if (!active->sent_role_chunks && active->endpoint == Endpoint::kChatCompletions) {
+      // As OpenAI does, the first chunk of each chat choice carries the role and no text.
+      active->sent_role_chunks = true;
+      for (size_t i = 0; i < active->ids.size(); ++i) {
+        const json chunk = stream_chunk(active->header, active->endpoint, static_cast<int>(i), "", nullptr, "", true);
+        if (!write_event(sink, chunk.dump())) return false;
+      }
+      return true;
     }
     std::optional<RequestOutput> output = active->queue.pop(kStreamPollInterval);
     if (!output) {
       static const std::string ping = ": waiting\n\n";  // an SSE comment, ignored by clients
       return sink.write(ping.data(), ping.size());
     }
-    const std::string reason = output->finished ? finish_reason_name(output->finish_reason) : "";
-    if (output->finish_reason == FinishReason::kAbort || output->finish_reason == FinishReason::kError) {
-      const ApiError error = output->finish_reason == FinishReason::kAbort
-                                 ? ApiError(503, "the request was aborted because the server is shutting down",
-                                            "server_error")
-                                 : ApiError(500, strprintf("generation failed: %s", output->error.c_str()),
-                                            "server_error");
-      if (!write_event(sink, error.to_json().dump())) return false;
-    } else if (!output->text.empty() || output->finished) {
-      if (!write_event(sink, stream_chunk(active->header, active->endpoint, output->text, reason, false).dump())) {
-        return false;
-      }
-    }
-    if (!output->finished) return true;
-    if (active->include_usage && !write_event(sink, usage_chunk(active->header, active->endpoint, *output).dump())) {
+    if (!write_stream_event(*active, sink, *output)) return false;
+    if (!active->tracker->finished()) return true;
+    if (active->include_usage &&
+        !write_event(sink, usage_chunk(active->header, active->endpoint, active->tracker->usage()).dump())) {
       return false;
     }
     active->finished = true;
@@ -334,9 +264,27 @@ void OpenAIServer::start_stream(const std::shared_ptr<ActiveRequest>& active, ht
   auto release = [this, active](bool /*success*/) {
     if (active->finished) return;
     SKV_LOG_INFO("server", "client of %s disconnected; aborting the request", active->header.id.c_str());
-    engine_.abort(active->id);
+    frontend_.abort(active->ids);
   };
   response.set_chunked_content_provider("text/event-stream", provider, release);
+}
+
+// Cortex COMPLETE: a string prompt is one user message, rendered with the
+// chat template; a model without a template gets the string as plain text.
+void OpenAIServer::handle_complete(const httplib::Request& http_request, httplib::Response& response) {
+  if (stopping_) throw ApiError(503, "the server is shutting down", "server_error");
+  CompleteRequest complete = parse_complete_request(parse_json_body(http_request.body));
+  frontend_.check_model(complete.model);
+  GenerationRequest& parsed = complete.generation;
+  if (!complete.history && !frontend_.has_chat_template()) parsed.endpoint = Endpoint::kCompletions;
+  frontend_.tokenize_and_seed(parsed);
+  if (parsed.request.max_tokens == -1) {
+    const int64_t room = engine_.context_size() - static_cast<int64_t>(parsed.request.prompt_tokens.size());
+    parsed.request.max_tokens = std::clamp<int64_t>(room, 1, kCortexDefaultMaxTokens);
+  }
+  const std::vector<ChoiceResult> results = frontend_.generate(parsed);
+  send_json(response, 200, complete_response(complete, config_.model_name, static_cast<int64_t>(std::time(nullptr)),
+                                             results.front()));
 }
 
 void OpenAIServer::handle_models(httplib::Response& response) const {
@@ -353,7 +301,7 @@ void OpenAIServer::handle_tokenize(const httplib::Request& http_request, httplib
   if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
   if (body.contains("model") && !body["model"].is_null()) {
     if (!body["model"].is_string()) throw ApiError(400, "invalid type for 'model': expected a string", "invalid_request_error", "model");
-    check_model(body["model"].get<std::string>());
+    frontend_.check_model(body["model"].get<std::string>());
   }
   std::vector<int32_t> tokens;
   if (body.contains("messages")) {
@@ -361,7 +309,7 @@ void OpenAIServer::handle_tokenize(const httplib::Request& http_request, httplib
     if (body.contains("add_generation_prompt")) chat["add_generation_prompt"] = body["add_generation_prompt"];
     const GenerationRequest parsed = parse_generation_request(chat, Endpoint::kChatCompletions);
     const bool add_special = body.value("add_special_tokens", false);
-    tokens = engine_.tokenizer().encode(render_chat(parsed.messages, parsed.add_generation_prompt), add_special);
+    tokens = engine_.tokenizer().encode(frontend_.render_chat(parsed.messages, parsed.add_generation_prompt), add_special);
   } else if (body.contains("prompt")) {
     if (!body["prompt"].is_string()) throw ApiError(400, "invalid type for 'prompt': expected a string", "invalid_request_error", "prompt");
     if (body.contains("add_special_tokens") && !body["add_special_tokens"].is_boolean()) {

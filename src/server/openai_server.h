@@ -1,8 +1,8 @@
 // The OpenAI-compatible HTTP server in front of an LLMEngine:
 // POST /v1/completions, POST /v1/chat/completions (both with `stream: true`
 // as Server-Sent Events), GET /v1/models, GET /health, GET /metrics
-// (Prometheus text format), and vLLM's
-// POST /tokenize and POST /detokenize.
+// (Prometheus text format), vLLM's POST /tokenize and POST /detokenize, and
+// POST /v1/complete with the semantics of Snowflake Cortex's COMPLETE.
 #pragma once
 
 #include <atomic>
@@ -14,10 +14,12 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/llm_engine.h"
+#include "server/generation.h"
 #include "server/openai_protocol.h"
 #include "tokenizer/chat_template.h"
 
 namespace httplib {
+class DataSink;
 class Server;
 struct Request;
 struct Response;
@@ -58,14 +60,12 @@ class OpenAIServer {
 
   void register_routes();
   bool authorized(const httplib::Request& http_request, httplib::Response& response) const;
-  void check_model(const std::string& model) const;
-  std::vector<int32_t> tokenize_prompt(const GenerationRequest& parsed) const;
-  std::string render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
-  RequestId submit(Request request) const;
 
   void handle_generation(const httplib::Request& http_request, httplib::Response& response, Endpoint endpoint);
   void respond_when_finished(const std::shared_ptr<ActiveRequest>& active, httplib::Response& response);
   void start_stream(const std::shared_ptr<ActiveRequest>& active, httplib::Response& response);
+  static bool write_stream_event(ActiveRequest& active, httplib::DataSink& sink, const RequestOutput& output);
+  void handle_complete(const httplib::Request& http_request, httplib::Response& response);
   void handle_models(httplib::Response& response) const;
   void handle_tokenize(const httplib::Request& http_request, httplib::Response& response) const;
   void handle_detokenize(const httplib::Request& http_request, httplib::Response& response) const;
@@ -73,9 +73,7 @@ class OpenAIServer {
   LLMEngine& engine_;
   ServerConfig config_;
   std::unique_ptr<httplib::Server> http_;
-  std::unique_ptr<ChatTemplate> chat_template_;  // null when the model has none or it failed to parse
-  std::string chat_template_error_;              // why chat_template_ is null
-  std::string id_prefix_;                        // random, so response ids differ across restarts
+  GenerationFrontend frontend_;
   int64_t created_ = 0;                          // Unix time the server started
   std::atomic<bool> stopping_{false};
 };
