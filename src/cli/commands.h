@@ -12,5 +12,7 @@ void add_convert_command(CLI::App& app);
 void add_init_random_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_gen_data_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace swiftkv

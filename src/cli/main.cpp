@@ -1,4 +1,5 @@
-// The `swiftkv` command line: generate, chat, convert, init-random, bench, serve.
+// The `swiftkv` command line: generate, chat, convert, init-random, bench, serve,
+// gen-data, eval.
 #include <cstdio>
 #include <exception>
 
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
   swiftkv::add_init_random_command(app);
   swiftkv::add_bench_command(app);
   swiftkv::add_serve_command(app);
+  swiftkv::add_gen_data_command(app);
+  swiftkv::add_eval_command(app);
 
   try {
     app.parse(argc, argv);
