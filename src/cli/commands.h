@@ -14,5 +14,7 @@ void add_bench_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_distill_command(CLI::App& app);
 void add_batch_command(CLI::App& app);
+void add_gen_data_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace swiftkv

@@ -1,4 +1,6 @@
 // The `swiftkv` command line: generate, chat, convert, init-random, bench, serve, batch.
+// The `swiftkv` command line: generate, chat, convert, init-random, bench, serve,
+// gen-data, eval.
 #include <cstdio>
 #include <exception>
 
@@ -19,6 +21,8 @@ int main(int argc, char** argv) {
   swiftkv::add_serve_command(app);
   swiftkv::add_distill_command(app);
   swiftkv::add_batch_command(app);
+  swiftkv::add_gen_data_command(app);
+  swiftkv::add_eval_command(app);
 
   try {
     app.parse(argc, argv);
