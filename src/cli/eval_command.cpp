@@ -264,6 +264,8 @@ void add_eval_command(CLI::App& app) {
                     "Print one JSON object instead of the table (keys kl, top1_agreement, perplexity, "
                     "greedy_agreement, task_accuracy, num_conversations, num_tokens, ...; null when not computed)");
   command->footer(
+      "The -m model runs with SwiftKV on when it is a SwiftKV checkpoint (unless --no-swiftkv), and the\n"
+      "teacher with SwiftKV off, so '-m CKPT --teacher CKPT' compares a SwiftKV student with its original.\n\n"
       "Metrics, over the assistant tokens of every conversation (each predicted from the logits of the "
       "previous position):\n"
       "  kl               mean KL(p_teacher || p_model) per token at temperature 1, in nats\n"
