@@ -97,6 +97,35 @@ TEST_F(CliTrainData, GenDataSampledFollowsSeed) {
   EXPECT_NE(read_text(dir_ + "/a.jsonl"), read_text(dir_ + "/c.jsonl"));
 }
 
+TEST_F(CliTrainData, SmolLM2UsesChatTemplate) {
+  if (!testing::file_exists(testing::smollm2_gguf())) GTEST_SKIP() << "run scripts/fetch_model.sh first";
+  const std::string input = dir_ + "/question.jsonl";
+  std::ofstream(input) << R"({"messages": [{"role": "system", "content": "Answer in one sentence."}, )"
+                          R"({"role": "user", "content": "What is the capital of France?"}]})" "\n";
+  const std::string output = dir_ + "/answer.jsonl";
+  const std::string model = "-m " + quote(testing::smollm2_gguf());
+  const auto result = run_swiftkv("gen-data " + model + " -i " + quote(input) + " -o " + quote(output) +
+                                  " --temperature 0 --max-tokens 16");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::vector<nlohmann::json> lines = read_jsonl(output);
+  ASSERT_EQ(lines.size(), 1u);
+  const nlohmann::json& messages = lines[0]["messages"];
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_EQ(messages[0]["content"], "Answer in one sentence.");
+  const std::string answer = messages[2]["content"].get<std::string>();
+  EXPECT_NE(answer.find("Paris"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("<|im_"), std::string::npos) << answer;
+
+  // The answer plus <|im_end|> are the scored tokens.
+  const auto eval = run_swiftkv("eval " + model + " -d " + quote(output) + " --json");
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const nlohmann::json metrics = nlohmann::json::parse(eval.out);
+  EXPECT_GE(metrics["num_tokens"].get<int64_t>(), 3);
+  EXPECT_LE(metrics["num_tokens"].get<int64_t>(), 17);
+  EXPECT_GT(metrics["perplexity"].get<double>(), 1.0);
+  EXPECT_LT(metrics["perplexity"].get<double>(), 10.0) << "the model's own greedy answer should be likely";
+}
+
 TEST_F(CliTrainData, GenDataErrors) {
   auto result = run_swiftkv("gen-data " + stories_model() + " -i /nonexistent/p.jsonl -o " + quote(dir_ + "/o"));
   EXPECT_EQ(result.exit_code, 1);

@@ -30,6 +30,7 @@ struct EvalOptions {
   int64_t max_length = 0;
   int64_t greedy_tokens = 32;
   int64_t limit = 0;
+  int64_t max_num_seqs = 8;
   bool json = false;
 };
 
@@ -63,11 +64,13 @@ std::vector<ChatMessage> greedy_prompt_messages(const Conversation& conversation
   return messages;
 }
 
-void add_greedy_agreement(const EvalOptions& options, const LoadedModel& model, const LoadedModel& teacher,
-                          const Conversation& conversation, EvalResults& results) {
+// Adds the greedy prompt of `conversation` to `prompts` when it fits the
+// context with --greedy-tokens new tokens.
+void add_greedy_prompt(const EvalOptions& options, const LoadedModel& model, const Conversation& conversation,
+                       std::vector<std::vector<int32_t>>& prompts) {
   const std::vector<ChatMessage> messages = greedy_prompt_messages(conversation);
   if (messages.empty()) return;
-  const std::vector<int32_t> prompt = tokenize_prompt(*model.tokenizer, messages);
+  std::vector<int32_t> prompt = tokenize_prompt(*model.tokenizer, messages);
   const int64_t context = resolve_context_size(model.model->config(), options.model.context_size);
   if (static_cast<int64_t>(prompt.size()) + options.greedy_tokens > context) {
     SKV_LOG_WARN("eval", "greedy comparison skipped: the prompt has %zu tokens, too many for %lld new tokens "
@@ -75,11 +78,24 @@ void add_greedy_agreement(const EvalOptions& options, const LoadedModel& model, 
                  static_cast<long long>(context));
     return;
   }
-  const GreedyContinuation from_teacher =
-      greedy_continuation(*teacher.model, *teacher.tokenizer, prompt, options.greedy_tokens);
-  const GreedyContinuation from_model = greedy_continuation(*model.model, *model.tokenizer, prompt, options.greedy_tokens);
-  results.greedy_sum += greedy_agreement(from_teacher, from_model, options.greedy_tokens);
-  results.greedy_count += 1;
+  prompts.push_back(std::move(prompt));
+}
+
+// Generates the greedy continuations of teacher and model, each batched
+// through the engine, and averages their agreement.
+void add_greedy_agreement(const EvalOptions& options, const LoadedModel& model, const LoadedModel& teacher,
+                          const std::vector<std::vector<int32_t>>& prompts, EvalResults& results) {
+  if (prompts.empty()) return;
+  SKV_LOG_INFO("eval", "generating %zu greedy continuations of %lld tokens with the teacher and the model",
+               prompts.size(), static_cast<long long>(options.greedy_tokens));
+  const std::vector<GreedyContinuation> from_teacher = greedy_continuations(
+      *teacher.model, *teacher.tokenizer, prompts, options.greedy_tokens, options.max_num_seqs);
+  const std::vector<GreedyContinuation> from_model = greedy_continuations(
+      *model.model, *model.tokenizer, prompts, options.greedy_tokens, options.max_num_seqs);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    results.greedy_sum += greedy_agreement(from_teacher[i], from_model[i], options.greedy_tokens);
+  }
+  results.greedy_count = static_cast<int64_t>(prompts.size());
 }
 
 void evaluate_conversations(const EvalOptions& options, const LoadedModel& model, const LoadedModel* teacher,
@@ -90,6 +106,7 @@ void evaluate_conversations(const EvalOptions& options, const LoadedModel& model
   }
   const int64_t max_length = options.max_length > 0 ? options.max_length
                                                     : resolve_context_size(model.model->config(), 0);
+  std::vector<std::vector<int32_t>> greedy_prompts;
   ProgressBar progress(static_cast<int64_t>(file.conversations.size()), "conversations");
   for (size_t i = 0; i < file.conversations.size(); ++i) {
     const Conversation& conversation = file.conversations[i];
@@ -100,9 +117,7 @@ void evaluate_conversations(const EvalOptions& options, const LoadedModel& model
         tokenized.assistant_mask.resize(static_cast<size_t>(max_length));
       }
       score_conversation(*model.model, teacher ? teacher->model.get() : nullptr, tokenized, results.tokens);
-      if (teacher != nullptr && options.greedy_tokens > 0) {
-        add_greedy_agreement(options, model, *teacher, conversation, results);
-      }
+      if (teacher != nullptr && options.greedy_tokens > 0) add_greedy_prompt(options, model, conversation, greedy_prompts);
       results.num_conversations += 1;
     } catch (const Error& error) {
       SKV_LOG_WARN("eval", "skipped %s:%lld: %s", options.data_path.c_str(),
@@ -112,6 +127,7 @@ void evaluate_conversations(const EvalOptions& options, const LoadedModel& model
     progress.update(static_cast<int64_t>(i + 1), results.tokens.num_tokens);
   }
   progress.finish();
+  if (teacher != nullptr) add_greedy_agreement(options, model, *teacher, greedy_prompts, results);
 }
 
 // A metric for JSON: null when it was not computed (NaN).
@@ -237,6 +253,10 @@ void add_eval_command(CLI::App& app) {
                       "Tokens generated greedily by model and teacher for the greedy agreement; 0 skips it")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  command->add_option("--max-num-seqs", options->max_num_seqs,
+                      "Greedy continuations generated at once (batch size of the engine)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   command->add_option("--limit", options->limit, "Evaluate only the first N conversations; 0 evaluates all")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
@@ -244,6 +264,8 @@ void add_eval_command(CLI::App& app) {
                     "Print one JSON object instead of the table (keys kl, top1_agreement, perplexity, "
                     "greedy_agreement, task_accuracy, num_conversations, num_tokens, ...; null when not computed)");
   command->footer(
+      "The -m model runs with SwiftKV on when it is a SwiftKV checkpoint (unless --no-swiftkv), and the\n"
+      "teacher with SwiftKV off, so '-m CKPT --teacher CKPT' compares a SwiftKV student with its original.\n\n"
       "Metrics, over the assistant tokens of every conversation (each predicted from the logits of the "
       "previous position):\n"
       "  kl               mean KL(p_teacher || p_model) per token at temperature 1, in nats\n"

@@ -57,8 +57,8 @@ void add_gen_data_sampling_options(CLI::App& command, SamplingParams& sampling) 
                      "Drop tokens whose probability is below min-p times the top token's, in [0, 1]")
       ->capture_default_str();
   command.add_option("--seed", sampling.seed,
-                     "Random seed; the request of input line N samples with seed + N, so the output does not "
-                     "depend on batching")
+                     "Random seed; the request of input line N samples with seed + N, so its draws do not "
+                     "depend on the other requests")
       ->capture_default_str();
 }
 

@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include "core/error.h"
-#include "engine/generator.h"
+#include "engine/llm_engine.h"
 
 namespace swiftkv {
 namespace {
@@ -112,14 +113,80 @@ double continuation_logprob(const Model& model, const std::vector<int32_t>& toke
   return -metrics.nll_sum;
 }
 
-GreedyContinuation greedy_continuation(const Model& model, const Tokenizer& tokenizer,
-                                       const std::vector<int32_t>& prompt, int64_t max_tokens) {
-  GenerateOptions options;
-  options.max_new_tokens = max_tokens;
-  options.sampling.temperature = 0.0f;
-  const GenerateResult result = generate(model, tokenizer, prompt, options, nullptr);
-  // generate() leaves the end-of-sequence token out of output_tokens.
-  return {result.output_tokens, result.finish_reason == "stop"};
+std::vector<double> continuation_logprobs(const Model& model, const std::vector<std::vector<int32_t>>& sequences,
+                                          const std::vector<size_t>& begins) {
+  SKV_ASSERT(sequences.size() == begins.size());
+  size_t longest = 0;
+  for (const std::vector<int32_t>& tokens : sequences) longest = std::max(longest, tokens.size());
+  KVCache cache = model.make_cache(static_cast<int64_t>(sequences.size()), static_cast<int64_t>(longest));
+  std::vector<BatchRow> rows;
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    SKV_ASSERT(begins[s] >= 1 && begins[s] <= sequences[s].size());
+    for (size_t t = 0; t < sequences[s].size(); ++t) {
+      const bool next_is_target = t + 1 >= begins[s] && t + 1 < sequences[s].size();
+      rows.push_back({sequences[s][t], static_cast<int32_t>(t), static_cast<int32_t>(s), next_is_target});
+    }
+  }
+  const std::vector<float> logits = model.forward(rows, cache);
+
+  const int64_t V = model.config().vocab_size;
+  std::vector<double> logprobs(sequences.size(), 0.0);
+  int64_t r = 0;
+  for (const BatchRow& row : rows) {
+    if (!row.need_logits) continue;
+    const std::span<const float> row_logits(logits.data() + r * V, static_cast<size_t>(V));
+    const int32_t target = sequences[static_cast<size_t>(row.seq)][static_cast<size_t>(row.pos) + 1];
+    logprobs[static_cast<size_t>(row.seq)] += log_softmax(row_logits)[static_cast<size_t>(target)];
+    ++r;
+  }
+  return logprobs;
+}
+
+std::vector<GreedyContinuation> greedy_continuations(const Model& model, const Tokenizer& tokenizer,
+                                                     const std::vector<std::vector<int32_t>>& prompts,
+                                                     int64_t max_tokens, int64_t max_num_seqs) {
+  SKV_ASSERT(max_tokens > 0);
+  if (prompts.empty()) return {};
+  size_t longest = 0;
+  for (const std::vector<int32_t>& prompt : prompts) longest = std::max(longest, prompt.size());
+  EngineConfig config;
+  config.scheduler.max_num_seqs = max_num_seqs;
+  config.scheduler.max_num_batched_tokens = std::max<int64_t>(512, max_num_seqs);
+  config.context_size = static_cast<int64_t>(longest) + max_tokens;
+
+  // The engine shares ownership of its model and tokenizer; here the caller
+  // owns them and outlives the engine, so the pointers do not delete.
+  LLMEngine engine(std::shared_ptr<const Model>(&model, [](const Model*) {}),
+                   std::shared_ptr<const Tokenizer>(&tokenizer, [](const Tokenizer*) {}), config);
+  engine.start();
+  OutputQueue queue;
+  std::map<RequestId, size_t> index_of_request;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    Request request;
+    request.prompt_tokens = prompts[i];
+    request.sampling.temperature = 0.0f;
+    request.max_tokens = max_tokens;
+    request.on_output = queue.callback();
+    index_of_request[engine.add_request(std::move(request))] = i;
+  }
+
+  std::vector<GreedyContinuation> continuations(prompts.size());
+  size_t remaining = prompts.size();
+  while (remaining > 0) {
+    const std::optional<RequestOutput> output = queue.pop(std::chrono::milliseconds(1000));
+    if (!output) continue;
+    GreedyContinuation& continuation = continuations[index_of_request.at(output->id)];
+    continuation.tokens.insert(continuation.tokens.end(), output->token_ids.begin(), output->token_ids.end());
+    if (!output->finished) continue;
+    if (output->finish_reason == FinishReason::kError) fail("greedy generation failed: %s", output->error.c_str());
+    // Without stop strings, a request stops only on an end-of-sequence token,
+    // which the outputs include and the comparison leaves out.
+    continuation.stopped = output->finish_reason == FinishReason::kStop;
+    if (continuation.stopped && !continuation.tokens.empty()) continuation.tokens.pop_back();
+    --remaining;
+  }
+  engine.shutdown(std::chrono::milliseconds(0));
+  return continuations;
 }
 
 double greedy_agreement(const GreedyContinuation& teacher, const GreedyContinuation& model, int64_t max_tokens) {

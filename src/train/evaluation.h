@@ -48,6 +48,11 @@ void score_conversation(const Model& model, const Model* teacher, const Tokenize
 double continuation_logprob(const Model& model, const std::vector<int32_t>& tokens, size_t begin,
                             int64_t chunk_rows = 256);
 
+// continuation_logprob of several short sequences, run as one batch of
+// sequences in a single forward pass.
+std::vector<double> continuation_logprobs(const Model& model, const std::vector<std::vector<int32_t>>& sequences,
+                                          const std::vector<size_t>& begins);
+
 // A greedy continuation: its tokens, end-of-sequence token excluded, and
 // whether it ended with one.
 struct GreedyContinuation {
@@ -55,9 +60,13 @@ struct GreedyContinuation {
   bool stopped = false;
 };
 
-// Generates up to `max_tokens` tokens greedily after `prompt`.
-GreedyContinuation greedy_continuation(const Model& model, const Tokenizer& tokenizer,
-                                       const std::vector<int32_t>& prompt, int64_t max_tokens);
+// Generates up to `max_tokens` tokens greedily after each prompt through the
+// batching engine, `max_num_seqs` prompts at a time. Every prompt plus
+// `max_tokens` must fit the model's maximum context. Throws Error when a
+// request fails.
+std::vector<GreedyContinuation> greedy_continuations(const Model& model, const Tokenizer& tokenizer,
+                                                     const std::vector<std::vector<int32_t>>& prompts,
+                                                     int64_t max_tokens, int64_t max_num_seqs = 8);
 
 // Agreement of two greedy continuations of the same prompt, in [0, 1]: the
 // length of their common prefix over the first `max_tokens` positions,

@@ -101,18 +101,19 @@ MultipleChoiceFile read_multiple_choice_jsonl(const std::string& path) {
 std::vector<double> choice_logprobs(const Model& model, const Tokenizer& tokenizer,
                                     const MultipleChoiceQuestion& question) {
   const std::vector<int32_t> context = tokenizer.encode(question.context, /*add_special=*/true);
-  std::vector<double> logprobs;
+  std::vector<std::vector<int32_t>> sequences;
+  std::vector<size_t> begins;
   for (const std::string& choice : question.choices) {
-    const std::vector<int32_t> tokens = tokenizer.encode(question.context + choice, /*add_special=*/true);
+    std::vector<int32_t> tokens = tokenizer.encode(question.context + choice, /*add_special=*/true);
     if (tokens.size() < 2) {
       fail("context '%s' with choice '%s' is a single token, which leaves nothing to score; add BOS or "
            "a longer context", question.context.c_str(), choice.c_str());
     }
     // The first token has no prediction, and a choice scores at least its last token.
-    const size_t begin = std::clamp<size_t>(common_prefix_length(context, tokens), 1, tokens.size() - 1);
-    logprobs.push_back(continuation_logprob(model, tokens, begin));
+    begins.push_back(std::clamp<size_t>(common_prefix_length(context, tokens), 1, tokens.size() - 1));
+    sequences.push_back(std::move(tokens));
   }
-  return logprobs;
+  return continuation_logprobs(model, sequences, begins);
 }
 
 double MultipleChoiceScore::accuracy() const { return share(correct, num_questions); }

@@ -1,5 +1,5 @@
-// Multiple-choice tasks scored by log-likelihood, as lm-evaluation-harness
-// scores them: each choice is a continuation of the context, and the choice
+// Multiple-choice tasks scored by log-likelihood, in the style of
+// lm-evaluation-harness: each choice is a continuation of the context, and the choice
 // with the highest log-likelihood is the model's pick.
 //
 // File format, one JSON object per line:
@@ -46,7 +46,7 @@ struct MultipleChoiceScore {
   int64_t correct = 0;       // argmax of the log-likelihood is the gold choice
   int64_t correct_norm = 0;  // argmax of log-likelihood / bytes of the choice is the gold choice
   double accuracy() const;
-  double accuracy_norm() const;  // lm-evaluation-harness "acc_norm"
+  double accuracy_norm() const;  // length-normalized: log-likelihood per byte of the choice
 };
 
 // Scores every question; ties go to the lowest choice index.
