@@ -20,6 +20,14 @@ struct DistillCommandOptions {
   DistillOptions run;
 };
 
+// The rows whose logits the KL loss counts: row t predicts token t + 1, so it
+// counts when token t + 1 belongs to an assistant response.
+std::vector<uint8_t> loss_rows(const std::vector<uint8_t>& assistant_mask) {
+  std::vector<uint8_t> rows(assistant_mask.size(), 0);
+  for (size_t t = 0; t + 1 < assistant_mask.size(); ++t) rows[t] = assistant_mask[t + 1];
+  return rows;
+}
+
 // Tokenized conversations that can be trained on. Conversations longer than
 // max_length, or without an assistant token, are skipped with a warning.
 std::vector<TrainingSequence> load_training_data(const std::string& path, const Tokenizer& tokenizer,
@@ -45,7 +53,7 @@ std::vector<TrainingSequence> load_training_data(const std::string& path, const 
                    path.c_str(), static_cast<long long>(file.line_numbers[i]));
       continue;
     }
-    data.push_back({std::move(tokenized.tokens), std::move(tokenized.assistant_mask)});
+    data.push_back({std::move(tokenized.tokens), loss_rows(tokenized.assistant_mask)});
   }
   SKV_LOG_INFO("distill", "%zu conversations to train on from %s (%zu bad lines, %lld longer than --max-length, "
                "%lld without assistant tokens skipped)",

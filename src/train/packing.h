@@ -11,7 +11,7 @@ namespace swiftkv {
 
 struct TrainingSequence {
   std::vector<int32_t> tokens;
-  std::vector<uint8_t> mask;  // 1 on assistant tokens
+  std::vector<uint8_t> mask;  // 1 on rows whose logits the KL loss counts (next token is the assistant's)
 };
 
 // The micro-batches of one epoch: sequences taken in `order`, packed

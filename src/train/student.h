@@ -25,7 +25,7 @@ struct TrainableParam {
 struct DistillLossConfig {
   float temperature = 2.0f;       // --logits-loss-temp
   float hidden_loss_mult = 1.0f;  // --hidden-loss-mult
-  bool mask_inputs = true;        // KL only on assistant tokens
+  bool mask_inputs = true;        // KL only on rows that predict assistant tokens
 };
 
 // Loss of one micro-batch: kl + hidden_loss_mult * mse.
