@@ -143,7 +143,7 @@ TEST(ServerMetrics, CountsTwoCompletions) {
   EXPECT_GT(value("vllm:e2e_request_latency_seconds_sum{" + model + "}"), 0.0);
   EXPECT_EQ(value("vllm:num_requests_waiting{" + model + "}"), 0);
   EXPECT_GE(value("vllm:num_requests_running{" + model + "}"), 0);
-  const double usage = value("swiftkv:kv_cache_usage_perc{" + model + "}");
+  const double usage = value("vllm:kv_cache_usage_perc{" + model + "}");
   EXPECT_GE(usage, 0.0);
   EXPECT_LE(usage, 1.0);
   EXPECT_NE(result->body.find("# TYPE vllm:time_to_first_token_seconds histogram"), std::string::npos);
