@@ -498,6 +498,10 @@ TEST(LLMEngine, PrefixHitEqualsMissAndSkipsRows) {
     EXPECT_EQ(hit.text, miss.text);
     EXPECT_EQ(computed, static_cast<int64_t>(longer.size()) - expected_hit);
     EXPECT_EQ(engine.stats().prefix_cache_hits, expected_hit);
+    const std::string metrics = engine.metrics().render_prometheus("m");
+    EXPECT_NE(metrics.find("vllm:prefix_cache_hits_total{model_name=\"m\"} " + std::to_string(expected_hit)),
+              std::string::npos)
+        << metrics;
     EXPECT_EQ(engine.stats().prefix_cache_queries, static_cast<int64_t>(shared.size() + longer.size()));
 
     // With prefix caching off every prompt row is computed.

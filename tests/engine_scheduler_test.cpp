@@ -155,9 +155,9 @@ TEST(Scheduler, PreemptsNewestWhenBlocksRunOut) {
   EXPECT_EQ(blocks.block_table(1).size(), 3u);
   EXPECT_EQ(blocks.num_free_blocks(), 1);
 
-  // The preempted request waits until blocks free up, then recomputes its
-  // prompt and generated token, starting after what survived in the
-  // prefix cache (its first block; the second was evicted for older).
+  // The preempted request waits until blocks free up. Then it recomputes its
+  // prompt and generated token after its first block, which survived in the
+  // prefix cache. Its second block was evicted for the older request.
   complete(decode);
   sample_token(*older);
   const SchedulerOutput waiting = scheduler.schedule();

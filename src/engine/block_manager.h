@@ -1,7 +1,7 @@
-// The block manager of the paged KV cache: hands out fixed-size blocks to
-// requests, keeps each request's block table, and caches full blocks by the
-// hash of their tokens so that requests sharing a prompt prefix share its
-// blocks (automatic prefix caching).
+// The block manager of the paged KV cache. It allocates fixed-size blocks to
+// requests and keeps each request's block table. It also caches full blocks
+// by the hash of their tokens, so requests with a common prompt prefix share
+// its blocks (automatic prefix caching).
 #pragma once
 
 #include <cstdint>

@@ -298,13 +298,17 @@ std::vector<BatchRow> LLMEngine::build_rows(const SchedulerOutput& batch) {
 // every chunk that ends at its request's last token.
 void LLMEngine::step() {
   const SchedulerOutput batch = scheduler_.schedule();
+  const int64_t preempted_before = num_preemptions_;
   num_preemptions_ += batch.num_preemptions;
   prefix_cache_queries_ += batch.prefix_query_tokens;
   prefix_cache_hits_ += batch.prefix_hit_tokens;
   metrics_.add_cache_events(batch.prefix_query_tokens, batch.prefix_hit_tokens, batch.num_preemptions);
-  if (batch.num_preemptions > 0) {
-    SKV_LOG_INFO("engine", "step %lld preempted %lld requests because the KV cache ran out of blocks",
-                 static_cast<long long>(num_steps_ + 1), static_cast<long long>(batch.num_preemptions));
+  // Logged at the first preemption and then once per 100, because a small
+  // cache under load preempts in many steps.
+  if (batch.num_preemptions > 0 && (preempted_before == 0 || preempted_before / 100 != num_preemptions_ / 100)) {
+    SKV_LOG_WARN("engine", "%lld requests preempted so far because the KV cache ran out of blocks; raise "
+                 "--kv-cache-memory or lower --max-num-seqs to avoid recomputing them",
+                 static_cast<long long>(num_preemptions_));
   }
   if (batch.empty()) return;
   publish_stats();  // newly admitted requests hold their blocks from here on

@@ -35,8 +35,8 @@ class RequestState {
   // Tokens still to run through the model: the rest of the prompt during
   // prefill, then the one token sampled last.
   int64_t num_uncomputed() const { return static_cast<int64_t>(tokens_.size()) - num_computed_; }
-  // True while the prompt, or after a preemption the prompt and generated
-  // tokens, are not all computed; false when only the last sampled token is left.
+  // True while tokens other than the last sampled one wait to be computed:
+  // the prompt, or after a preemption also the generated tokens.
   bool in_prefill() const { return num_computed_ < prompt_length() || num_uncomputed() > 1; }
   void mark_computed(int64_t count) { num_computed_ += count; }
   // Forgets the cached K/V, so the request is recomputed from its first token.

@@ -49,10 +49,10 @@ struct SchedulerOutput {
 // prefix of cached blocks.
 //
 // When a running request needs a block and none is free, the newest running
-// request is preempted: its blocks are freed, it returns to the front of the
-// waiting queue, and it later recomputes its prompt and generated tokens
-// (from the prefix cache where its blocks survived). No request is admitted
-// in a step that preempted one.
+// request is preempted. Its blocks are freed and it returns to the front of
+// the waiting queue. Later it recomputes its prompt and generated tokens,
+// starting after the blocks that survived in the prefix cache. No request is
+// admitted in a step that preempted one.
 class Scheduler {
  public:
   // `blocks` must outlive the scheduler.

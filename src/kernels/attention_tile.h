@@ -150,7 +150,9 @@ void attend_kv_group(const KvGroupTask& task) {
 
   for (int64_t t0 = 0; t0 < n_max;) {
     // A paged cache ends the tile at the block boundary, because the next
-    // block can be anywhere in the pool.
+    // block can be anywhere in the pool. Tiles never span physically adjacent
+    // blocks either, so the summation order, and with it a row's result,
+    // does not depend on which blocks the row's sequence was given.
     int64_t tile_length = tile;
     int64_t offset = t0 * task.row_stride;
     if (task.block_table != nullptr) {
