@@ -184,6 +184,8 @@ TEST(Scheduler, PreemptionNeverLosesRequests) {
     requests.push_back(make_request(static_cast<RequestId>(i + 1), 5 + 2 * i, static_cast<int32_t>(i % 3)));
     scheduler.add(requests.back().get());
   }
+
+  // Runs steps as the engine does until every request generated 12 tokens.
   int64_t preemptions = 0;
   int64_t finished = 0;
   for (int step = 0; step < 2000 && scheduler.has_work(); ++step) {
@@ -206,6 +208,7 @@ TEST(Scheduler, PreemptionNeverLosesRequests) {
       }
     }
   }
+
   EXPECT_EQ(finished, 8);
   EXPECT_GT(preemptions, 0);
   EXPECT_FALSE(scheduler.has_work());
