@@ -2,10 +2,12 @@
 // this machine supports, plus a prefill throughput report.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -134,6 +136,70 @@ TEST(AttentionKernel, LongContextMatchesReference) {
     const std::vector<AttentionRow> rows = sequence.rows(out);
     attention_rows(rows.data(), 1, sequence.row_stride, 32, 8, 128, level);
     EXPECT_LE(relative_error(out, sequence.expected), kAttentionTolerance) << cpu_level_name(level);
+  }
+}
+
+// `sequence`'s cache copied into a pool of shuffled blocks of `block_size`
+// positions with two spare blocks, as a paged KV cache stores it.
+struct PagedCopy {
+  std::vector<float> keys, values;
+  std::vector<int32_t> table;
+  int64_t block_stride;
+
+  PagedCopy(const SequenceCase& sequence, int64_t block_size, std::mt19937& rng) {
+    const int64_t num_blocks = (sequence.n + block_size - 1) / block_size + 2;
+    block_stride = block_size * sequence.row_stride;
+    std::vector<int32_t> order(static_cast<size_t>(num_blocks));
+    for (int32_t b = 0; b < static_cast<int32_t>(num_blocks); ++b) order[b] = b;
+    std::shuffle(order.begin(), order.end(), rng);
+    table.assign(order.begin(), order.begin() + (num_blocks - 2));
+    keys = random_floats(static_cast<size_t>(num_blocks * block_stride), rng, 1.0f);  // garbage in unused rows
+    values = random_floats(keys.size(), rng, 1.0f);
+    for (int64_t p = 0; p < sequence.n; ++p) {
+      const int64_t offset = table[p / block_size] * block_stride + (p % block_size) * sequence.row_stride;
+      std::copy_n(sequence.keys.data() + p * sequence.row_stride, sequence.row_stride, keys.data() + offset);
+      std::copy_n(sequence.values.data() + p * sequence.row_stride, sequence.row_stride, values.data() + offset);
+    }
+  }
+};
+
+TEST(AttentionKernel, PagedRowsMatchContiguous) {
+  std::mt19937 rng(6);
+  const HeadShape shapes[] = {{4, 2, 8}, {9, 3, 64}, {9, 3, 72}};
+  for (const HeadShape& shape : shapes) {
+    for (int64_t n : {1, 5, 63, 65, 200}) {
+      const int64_t row_count = n < 7 ? n : 7;
+      const SequenceCase sequence(shape, n, row_count, rng);
+      for (int64_t block_size : {1, 3, 16, 17}) {
+        const PagedCopy paged(sequence, block_size, rng);
+        for (CpuLevel level : supported_levels()) {
+          std::vector<float> contiguous_out(sequence.expected.size());
+          const std::vector<AttentionRow> contiguous_rows = sequence.rows(contiguous_out);
+          attention_rows(contiguous_rows.data(), row_count, sequence.row_stride, shape.H, shape.HKV, shape.DH,
+                         level);
+
+          std::vector<float> paged_out(sequence.expected.size());
+          std::vector<AttentionRow> paged_rows = sequence.rows(paged_out);
+          for (AttentionRow& row : paged_rows) {
+            row.keys = paged.keys.data();
+            row.values = paged.values.data();
+            row.block_table = paged.table.data();
+            row.block_size = block_size;
+            row.block_stride = paged.block_stride;
+          }
+          attention_rows(paged_rows.data(), row_count, sequence.row_stride, shape.H, shape.HKV, shape.DH, level);
+
+          const std::string where = std::string(cpu_level_name(level)) + " DH=" + std::to_string(shape.DH) +
+                                    " n=" + std::to_string(n) + " block_size=" + std::to_string(block_size);
+          EXPECT_LE(relative_error(paged_out, sequence.expected), kAttentionTolerance) << where;
+          // The reference path gathers the same rows in the same order.
+          if (level == CpuLevel::kScalar) {
+            EXPECT_EQ(paged_out, contiguous_out) << where;
+          }
+          EXPECT_LE(relative_error(paged_out, contiguous_out), kAttentionTolerance) << where;
+        }
+      }
+    }
   }
 }
 

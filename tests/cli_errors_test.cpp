@@ -110,6 +110,14 @@ TEST_F(CliErrors, ShapeMismatch) {
   expect_one_line_error(run_swiftkv("generate -m " + quote(model) + " -p hi"), "shape");
 }
 
+TEST_F(CliErrors, KvCacheSmallerThanOneBlock) {
+  // 1e-12 of the RAM is a few bytes, far below one block of 16 tokens.
+  const auto result = run_swiftkv("serve -m " + quote(stories_dir() + "/stories260Ktok512.gguf") +
+                                  " --port 0 --kv-cache-memory 1e-12");
+  const std::string line = expect_one_line_error(result, "--kv-cache-memory");
+  EXPECT_NE(line.find("less than one block"), std::string::npos) << line;
+}
+
 TEST_F(CliErrors, PromptLongerThanContext) {
   std::string prompt;
   for (int i = 0; i < 40; ++i) prompt += "Once upon a time there was a cat. ";

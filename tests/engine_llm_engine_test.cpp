@@ -1,6 +1,8 @@
 // The serving engine: continuous batching and chunked prefill must not change
-// greedy outputs, aborts and finished requests free their KV slots, waiting
-// requests run once slots free up, and invalid requests are rejected.
+// greedy outputs, aborts and finished requests free their KV cache blocks,
+// waiting requests run once running ones finish, preempted requests and
+// prefix-cache hits give the same output as a request alone, and invalid
+// requests are rejected.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -123,6 +125,8 @@ EngineConfig engine_config(int64_t max_num_seqs, int64_t max_num_batched_tokens,
   config.scheduler.max_num_seqs = max_num_seqs;
   config.scheduler.max_num_batched_tokens = max_num_batched_tokens;
   config.context_size = context_size;
+  // Room for every sequence's whole context, so these tests never preempt.
+  config.cache.num_blocks = max_num_seqs * (context_size / config.cache.block_size + 1);
   return config;
 }
 
@@ -155,7 +159,8 @@ std::vector<Finished> run_together(std::shared_ptr<const Model> model, const std
   std::map<RequestId, Finished> finished = collector.wait(requests.size());
   std::vector<Finished> results;
   for (RequestId id : ids) results.push_back(finished[id]);
-  EXPECT_EQ(engine.stats().num_free_slots, config.scheduler.max_num_seqs);
+  const EngineStats stats = engine.stats();
+  EXPECT_EQ(stats.num_free_blocks, stats.num_blocks);
   return results;
 }
 
@@ -210,12 +215,12 @@ TEST(LLMEngine, ChunkedPrefillEqualsUnchunked) {
   expect_same_tokens(chunked, whole);
 }
 
-TEST(LLMEngine, WaitingRequestsRunWhenSlotsFree) {
+TEST(LLMEngine, WaitingRequestsRunWhenSeqsFree) {
   const auto model = random_model();
   std::vector<Request> requests = mixed_requests();
   requests.push_back(greedy_request(random_prompt(15, 5), 3));
   const std::vector<Finished> alone = run_alone(model, requests, engine_config(1, 512, 128));
-  // Two slots for five requests: three wait in the queue at first.
+  // At most two running requests for five: three wait in the queue at first.
   const std::vector<Finished> together = run_together(model, requests, engine_config(2, 16, 128));
   expect_same_tokens(together, alone);
 }
@@ -232,15 +237,15 @@ TEST(LLMEngine, StreamsOneEventPerToken) {
   EXPECT_EQ(result.completion_tokens, 6);
 }
 
-TEST(LLMEngine, AbortFreesSlot) {
+TEST(LLMEngine, AbortFreesBlocks) {
   LLMEngine engine(random_model(), stories_tokenizer(), engine_config(1, 64, 256));
   OutputQueue first_events;
   Request first = greedy_request(random_prompt(4, 6), 240);
   first.on_output = first_events.callback();
   const RequestId first_id = engine.add_request(std::move(first));
   engine.start();
-  ASSERT_TRUE(first_events.pop(kTimeout).has_value());  // running and holding the only slot
-  EXPECT_EQ(engine.stats().num_free_slots, 0);
+  ASSERT_TRUE(first_events.pop(kTimeout).has_value());  // running and holding blocks
+  EXPECT_LT(engine.stats().num_free_blocks, engine.stats().num_blocks);
 
   engine.abort(first_id);
   std::optional<RequestOutput> last;
@@ -254,13 +259,13 @@ TEST(LLMEngine, AbortFreesSlot) {
   EXPECT_EQ(last->finish_reason, FinishReason::kAbort);
   EXPECT_LT(last->completion_tokens, 240);
 
-  // The freed slot lets the next request run to the end.
+  // The next request runs to the end and frees its blocks too.
   Collector collector;
   Request second = greedy_request(random_prompt(4, 7), 3);
   second.on_output = collector.callback();
   const RequestId second_id = engine.add_request(std::move(second));
   EXPECT_EQ(collector.wait(1)[second_id].finish_reason, FinishReason::kLength);
-  EXPECT_EQ(engine.stats().num_free_slots, 1);
+  EXPECT_EQ(engine.stats().num_free_blocks, engine.stats().num_blocks);
   EXPECT_EQ(engine.stats().num_unfinished, 0);
 }
 
@@ -410,6 +415,135 @@ TEST(LLMEngine, StopTokenAndMinTokens) {
   const Finished longer = run_alone(model, {request}, engine_config(1, 64, 128))[0];
   ASSERT_GE(static_cast<int64_t>(longer.tokens.size()), request.min_tokens);
   for (int64_t i = 0; i < request.min_tokens; ++i) EXPECT_NE(longer.tokens[i], full.tokens[index]) << i;
+}
+
+// A cache too small for the four stories requests at once (each needs up to
+// 9 blocks of 4 positions, the pool has 12), so requests are preempted and
+// recomputed.
+EngineConfig small_cache_config() {
+  EngineConfig config = engine_config(4, 16, 128);
+  config.cache.block_size = 4;
+  config.cache.num_blocks = 12;
+  return config;
+}
+
+TEST(LLMEngine, PreemptionEqualsSingleRequest) {
+  for (bool swiftkv : {false, true}) {
+    SCOPED_TRACE(swiftkv ? "SwiftKV" : "original");
+    const auto model = stories_model(swiftkv);
+    const std::vector<Request> requests = stories_requests();
+    const std::vector<Finished> alone = run_alone(model, requests, engine_config(1, 512, 128));
+
+    LLMEngine engine(model, stories_tokenizer(), small_cache_config());
+    Collector collector;
+    std::vector<RequestId> ids;
+    for (Request request : requests) {
+      request.on_output = collector.callback();
+      ids.push_back(engine.add_request(std::move(request)));
+    }
+    engine.start();
+    std::map<RequestId, Finished> finished = collector.wait(requests.size());
+    std::vector<Finished> together;
+    for (RequestId id : ids) together.push_back(finished[id]);
+    expect_same_tokens(together, alone);
+
+    const EngineStats stats = engine.stats();
+    EXPECT_GT(stats.num_preemptions, 0);
+    EXPECT_EQ(stats.num_free_blocks, stats.num_blocks);
+    const std::string metrics = engine.metrics().render_prometheus("m");
+    EXPECT_NE(metrics.find("vllm:num_preemptions_total{model_name=\"m\"} " + std::to_string(stats.num_preemptions)),
+              std::string::npos)
+        << metrics;
+  }
+}
+
+// Runs `first` to the end, then `second`, in one engine; returns the
+// second's output and the prompt rows it computed.
+std::pair<Finished, int64_t> run_after(LLMEngine& engine, Request first, Request second) {
+  Collector collector;
+  first.on_output = collector.callback();
+  second.on_output = collector.callback();
+  engine.start();
+  const RequestId first_id = engine.add_request(std::move(first));
+  collector.wait(1);
+  EXPECT_EQ(engine.stats().num_unfinished, 0);
+  const int64_t computed_before = engine.stats().prompt_tokens_computed;
+  const RequestId second_id = engine.add_request(std::move(second));
+  std::map<RequestId, Finished> results = collector.wait(1);
+  EXPECT_EQ(results.count(first_id), 0u);
+  return {results[second_id], engine.stats().prompt_tokens_computed - computed_before};
+}
+
+TEST(LLMEngine, PrefixHitEqualsMissAndSkipsRows) {
+  const auto tokenizer = stories_tokenizer();
+  const std::vector<int32_t> shared =
+      tokenizer->encode("Once upon a time, there was a little girl named Lily. She loved to play outside",
+                        /*add_special=*/true);
+  std::vector<int32_t> longer = shared;
+  for (int32_t token : tokenizer->encode(" Zebra quantum xylophone", /*add_special=*/false)) longer.push_back(token);
+  const int64_t block_size = 4;
+  const int64_t expected_hit = static_cast<int64_t>(shared.size()) / block_size * block_size;
+  ASSERT_GT(expected_hit, 8);
+
+  for (bool swiftkv : {false, true}) {
+    SCOPED_TRACE(swiftkv ? "SwiftKV" : "original");
+    const auto model = stories_model(swiftkv);
+    EngineConfig config = engine_config(2, 512, 128);
+    config.cache.block_size = block_size;
+    const Finished miss = run_alone(model, {greedy_request(longer, 12)}, config)[0];
+
+    LLMEngine engine(model, tokenizer, config);
+    const auto [hit, computed] = run_after(engine, greedy_request(shared, 5), greedy_request(longer, 12));
+    EXPECT_EQ(hit.tokens, miss.tokens);
+    EXPECT_EQ(hit.text, miss.text);
+    EXPECT_EQ(computed, static_cast<int64_t>(longer.size()) - expected_hit);
+    EXPECT_EQ(engine.stats().prefix_cache_hits, expected_hit);
+    const std::string metrics = engine.metrics().render_prometheus("m");
+    EXPECT_NE(metrics.find("vllm:prefix_cache_hits_total{model_name=\"m\"} " + std::to_string(expected_hit)),
+              std::string::npos)
+        << metrics;
+    EXPECT_EQ(engine.stats().prefix_cache_queries, static_cast<int64_t>(shared.size() + longer.size()));
+
+    // With prefix caching off every prompt row is computed.
+    config.cache.enable_prefix_caching = false;
+    LLMEngine uncached(model, tokenizer, config);
+    const auto [recomputed, all_rows] = run_after(uncached, greedy_request(shared, 5), greedy_request(longer, 12));
+    EXPECT_EQ(recomputed.tokens, miss.tokens);
+    EXPECT_EQ(all_rows, static_cast<int64_t>(longer.size()));
+    EXPECT_EQ(uncached.stats().prefix_cache_hits, 0);
+  }
+}
+
+TEST(LLMEngine, RejectsRequestLargerThanCache) {
+  EngineConfig config = engine_config(2, 64, 128);
+  config.cache.num_blocks = 4;  // 64 positions of 16
+  LLMEngine engine(random_model(), stories_tokenizer(), config);
+  // 50 prompt tokens + 15 output tokens need 64 positions: the last token is
+  // sampled but never computed.
+  EXPECT_NO_THROW(engine.add_request(greedy_request(random_prompt(50, 1), 15)));
+  try {
+    engine.add_request(greedy_request(random_prompt(50, 1), 16));
+    ADD_FAILURE() << "expected ContextLengthError";
+  } catch (const ContextLengthError& error) {
+    EXPECT_NE(std::string(error.what()).find("needs 5 KV cache blocks"), std::string::npos) << error.what();
+  }
+}
+
+TEST(CacheConfig, RejectsInvalidValues) {
+  CacheConfig config;
+  config.block_size = 0;
+  EXPECT_THROW(config.validate(), Error);
+  config = CacheConfig();
+  config.kv_cache_memory = 0.0;
+  EXPECT_THROW(config.validate(), Error);
+  config = CacheConfig();
+  config.num_blocks = -1;
+  EXPECT_THROW(config.validate(), Error);
+  config = CacheConfig();
+  config.kv_cache_memory = 2.0;
+  EXPECT_EQ(config.resolve_num_blocks(int64_t{1} << 20), 2048);  // 2 GiB of 1 MiB blocks
+  config.num_blocks = 7;
+  EXPECT_EQ(config.resolve_num_blocks(int64_t{1} << 20), 7);
 }
 
 }  // namespace

@@ -143,9 +143,12 @@ TEST(ServerMetrics, CountsTwoCompletions) {
   EXPECT_GT(value("vllm:e2e_request_latency_seconds_sum{" + model + "}"), 0.0);
   EXPECT_EQ(value("vllm:num_requests_waiting{" + model + "}"), 0);
   EXPECT_GE(value("vllm:num_requests_running{" + model + "}"), 0);
-  const double usage = value("swiftkv:kv_cache_usage_perc{" + model + "}");
+  const double usage = value("vllm:kv_cache_usage_perc{" + model + "}");
   EXPECT_GE(usage, 0.0);
   EXPECT_LE(usage, 1.0);
+  EXPECT_EQ(value("vllm:num_preemptions_total{" + model + "}"), 0);
+  EXPECT_EQ(value("vllm:prefix_cache_queries_total{" + model + "}"), prompt_tokens);
+  EXPECT_GE(value("vllm:prefix_cache_hits_total{" + model + "}"), 0);
   EXPECT_NE(result->body.find("# TYPE vllm:time_to_first_token_seconds histogram"), std::string::npos);
   EXPECT_NE(result->body.find("# TYPE vllm:request_success_total counter"), std::string::npos);
   EXPECT_NE(result->body.find("# TYPE vllm:num_requests_running gauge"), std::string::npos);

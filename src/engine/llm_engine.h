@@ -34,8 +34,26 @@ class EngineUnavailableError : public Error {
   using Error::Error;
 };
 
+// Size and behaviour of the paged KV cache.
+struct CacheConfig {
+  int64_t block_size = 16;  // positions per block
+  // KV cache memory: GiB when >= 1, a fraction of the physical memory when
+  // below 1 (0.25 is a quarter of the RAM).
+  double kv_cache_memory = 4.0;
+  // Number of blocks; when > 0 it replaces the kv_cache_memory budget.
+  int64_t num_blocks = 0;
+  bool enable_prefix_caching = true;
+
+  // Throws Error for a block size < 1, a memory budget <= 0 or a negative
+  // number of blocks.
+  void validate() const;
+  // Blocks of `bytes_per_block` bytes that the budget holds (at least 1).
+  int64_t resolve_num_blocks(int64_t bytes_per_block) const;
+};
+
 struct EngineConfig {
   SchedulerConfig scheduler;
+  CacheConfig cache;
   // Positions per sequence (prompt plus output); 0 uses the model's maximum.
   int64_t context_size = 0;
 };
@@ -45,17 +63,20 @@ struct EngineStats {
   int64_t num_running = 0;
   int64_t num_waiting = 0;
   int64_t num_unfinished = 0;  // added and not yet finished, the ones not yet scheduled included
-  int64_t num_free_slots = 0;
+  int64_t num_blocks = 0;       // KV cache blocks in the pool
+  int64_t num_free_blocks = 0;  // blocks no request uses, prefix-cached ones included
   int64_t num_steps = 0;
   int64_t prompt_tokens_computed = 0;  // prompt rows run, recomputed ones included
   int64_t generated_tokens = 0;
+  int64_t num_preemptions = 0;
+  int64_t prefix_cache_queries = 0;  // tokens of admitted requests looked up in the prefix cache
+  int64_t prefix_cache_hits = 0;     // of those, tokens found in cached blocks
 };
 
 class LLMEngine {
  public:
-  // Allocates the KV cache (max_num_seqs sequences of context_size
-  // positions). Throws Error for an invalid config. Requests added before
-  // start() wait for it.
+  // Allocates the paged KV cache (config.cache). Throws Error for an
+  // invalid config. Requests added before start() wait for it.
   LLMEngine(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer, EngineConfig config);
   // Shuts down without waiting, aborting the unfinished requests.
   ~LLMEngine();
@@ -66,12 +87,13 @@ class LLMEngine {
   void start();
 
   // Checks `request` and queues it; returns its id. Throws ContextLengthError
-  // when the prompt plus max_tokens exceeds the context, EngineUnavailableError
+  // when the prompt plus max_tokens exceeds the context or would not fit the
+  // whole KV cache even alone, EngineUnavailableError
   // after shutdown began, and Error naming the field for other invalid input.
   RequestId add_request(Request request);
 
   // Finishes the request with FinishReason::kAbort at the next step and
-  // frees its KV slot. Unknown or finished ids are ignored.
+  // frees its KV cache blocks. Unknown or finished ids are ignored.
   void abort(RequestId id);
 
   // Stops accepting requests, waits up to `deadline` for the unfinished
@@ -89,13 +111,15 @@ class LLMEngine {
 
  private:
   int64_t resolve_max_tokens(const Request& request) const;
+  void check_fits_cache(const Request& request, int64_t max_tokens) const;
+  void log_cache_size() const;
   void validate_token_ids(const Request& request) const;
   std::vector<int32_t> end_token_ids(const Request& request) const;
 
   void run_loop();
   void accept_new_work();
   void step();
-  std::vector<BatchRow> build_rows(const SchedulerOutput& batch) const;
+  std::vector<BatchRow> build_rows(const SchedulerOutput& batch);
   void emit(RequestState& request, const RequestOutput& output);
   void finish(RequestState& request, const RequestOutput& output);
   void abort_all();
@@ -109,7 +133,7 @@ class LLMEngine {
 
   // Owned by the engine thread once it runs.
   KVCache cache_;
-  KVSlotAllocator allocator_;
+  BlockManager blocks_;
   Scheduler scheduler_;
   std::map<RequestId, std::unique_ptr<RequestState>> requests_;
   // Seconds from submission to the latest token, per running request, for
@@ -118,6 +142,9 @@ class LLMEngine {
   int64_t num_steps_ = 0;
   int64_t prompt_tokens_computed_ = 0;
   int64_t generated_tokens_ = 0;
+  int64_t num_preemptions_ = 0;
+  int64_t prefix_cache_queries_ = 0;
+  int64_t prefix_cache_hits_ = 0;
 
   // Shared with the callers' threads, under mutex_.
   mutable std::mutex mutex_;

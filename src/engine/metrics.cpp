@@ -113,6 +113,13 @@ void EngineMetrics::add_generation_tokens(int64_t count) {
   generation_tokens_ += count;
 }
 
+void EngineMetrics::add_cache_events(int64_t prefix_queries, int64_t prefix_hits, int64_t preemptions) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  prefix_cache_queries_ += prefix_queries;
+  prefix_cache_hits_ += prefix_hits;
+  num_preemptions_ += preemptions;
+}
+
 void EngineMetrics::observe_time_to_first_token(double seconds) {
   std::lock_guard<std::mutex> lock(mutex_);
   time_to_first_token_.observe(seconds);
@@ -138,9 +145,17 @@ std::string EngineMetrics::render_prometheus(const std::string& model_name) cons
   write_sample(out, "vllm:num_requests_running", labels, std::to_string(num_running_));
   write_header(out, "vllm:num_requests_waiting", "gauge", "Number of requests waiting to be scheduled.");
   write_sample(out, "vllm:num_requests_waiting", labels, std::to_string(num_waiting_));
-  write_header(out, "swiftkv:kv_cache_usage_perc", "gauge",
-               "Share of KV cache sequence slots in use, from 0 to 1.");
-  write_sample(out, "swiftkv:kv_cache_usage_perc", labels, format_number(kv_cache_usage_));
+  write_header(out, "vllm:kv_cache_usage_perc", "gauge", "KV cache usage: share of blocks in use, from 0 to 1.");
+  write_sample(out, "vllm:kv_cache_usage_perc", labels, format_number(kv_cache_usage_));
+  write_header(out, "vllm:prefix_cache_queries_total", "counter",
+               "Prompt tokens of admitted requests looked up in the prefix cache.");
+  write_sample(out, "vllm:prefix_cache_queries_total", labels, std::to_string(prefix_cache_queries_));
+  write_header(out, "vllm:prefix_cache_hits_total", "counter",
+               "Prompt tokens found in the prefix cache, so not computed.");
+  write_sample(out, "vllm:prefix_cache_hits_total", labels, std::to_string(prefix_cache_hits_));
+  write_header(out, "vllm:num_preemptions_total", "counter",
+               "Requests preempted because the KV cache ran out of blocks.");
+  write_sample(out, "vllm:num_preemptions_total", labels, std::to_string(num_preemptions_));
 
   write_header(out, "vllm:prompt_tokens_total", "counter", "Number of prompt tokens of requests that started generating.");
   write_sample(out, "vllm:prompt_tokens_total", labels, std::to_string(prompt_tokens_));

@@ -39,6 +39,9 @@ class EngineMetrics {
   void set_scheduler_state(int64_t num_running, int64_t num_waiting, double kv_cache_usage);
   void add_prompt_tokens(int64_t count);
   void add_generation_tokens(int64_t count);
+  // Counts prompt tokens looked up in the prefix cache, those found there,
+  // and preempted requests.
+  void add_cache_events(int64_t prefix_queries, int64_t prefix_hits, int64_t preemptions);
   void observe_time_to_first_token(double seconds);
   void observe_inter_token_latency(double seconds);
   // Counts a finished request under `finish_reason` ("stop", "length",
@@ -55,6 +58,9 @@ class EngineMetrics {
   double kv_cache_usage_ = 0.0;
   int64_t prompt_tokens_ = 0;
   int64_t generation_tokens_ = 0;
+  int64_t prefix_cache_queries_ = 0;
+  int64_t prefix_cache_hits_ = 0;
+  int64_t num_preemptions_ = 0;
   std::map<std::string, int64_t> finished_by_reason_;
   Histogram time_to_first_token_;
   Histogram inter_token_latency_;

@@ -1,5 +1,5 @@
 // The engine's running state of one request: its tokens, how many of them are
-// in the KV cache, its KV slot, and the sampler, detokenizer and stop matcher
+// in the KV cache, and the sampler, detokenizer and stop matcher
 // that turn sampled tokens into output events.
 #pragma once
 
@@ -35,14 +35,12 @@ class RequestState {
   // Tokens still to run through the model: the rest of the prompt during
   // prefill, then the one token sampled last.
   int64_t num_uncomputed() const { return static_cast<int64_t>(tokens_.size()) - num_computed_; }
-  bool in_prefill() const { return num_computed_ < prompt_length(); }
+  // True while tokens other than the last sampled one wait to be computed:
+  // the prompt, or after a preemption also the generated tokens.
+  bool in_prefill() const { return num_computed_ < prompt_length() || num_uncomputed() > 1; }
   void mark_computed(int64_t count) { num_computed_ += count; }
   // Forgets the cached K/V, so the request is recomputed from its first token.
   void reset_computed() { num_computed_ = 0; }
-
-  // KV cache slot, or -1 while waiting.
-  int64_t slot() const { return slot_; }
-  void set_slot(int64_t slot) { slot_ = slot; }
 
   // Samples the next token from `logits` (V), appends it and returns the
   // output event for it; the event is finished when the request is.
@@ -67,7 +65,6 @@ class RequestState {
   int64_t max_tokens_;
   std::vector<int32_t> tokens_;
   int64_t num_computed_ = 0;
-  int64_t slot_ = -1;
 
   Sampler sampler_;
   StreamDecoder decoder_;

@@ -3,35 +3,9 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace swiftkv {
-
-KVSlotAllocator::KVSlotAllocator(int64_t num_slots, int64_t capacity) : num_slots_(num_slots), capacity_(capacity) {
-  SKV_ASSERT(num_slots > 0 && capacity > 0);
-  for (int64_t slot = num_slots - 1; slot >= 0; --slot) free_slots_.push_back(slot);
-}
-
-bool KVSlotAllocator::can_allocate(const RequestState& request) const {
-  return !free_slots_.empty() && static_cast<int64_t>(request.tokens().size()) <= capacity_;
-}
-
-void KVSlotAllocator::allocate(RequestState& request) {
-  SKV_ASSERT(can_allocate(request) && request.slot() < 0);
-  request.set_slot(free_slots_.back());
-  free_slots_.pop_back();
-}
-
-void KVSlotAllocator::free(RequestState& request) {
-  if (request.slot() < 0) return;
-  free_slots_.push_back(request.slot());
-  // Keep the lowest free slot last, so slots are reused in a fixed order.
-  std::sort(free_slots_.begin(), free_slots_.end(), std::greater<int64_t>());
-  request.set_slot(-1);
-}
-
-bool KVSlotAllocator::can_append(const RequestState& request, int64_t num_tokens) const {
-  return request.num_computed() + num_tokens <= capacity_;
-}
 
 void SchedulerConfig::validate() const {
   if (max_num_seqs < 1) {
@@ -44,9 +18,8 @@ void SchedulerConfig::validate() const {
   }
 }
 
-Scheduler::Scheduler(SchedulerConfig config, KVSlotAllocator& allocator) : config_(config), allocator_(allocator) {
+Scheduler::Scheduler(SchedulerConfig config, BlockManager& blocks) : config_(config), blocks_(blocks) {
   config_.validate();
-  SKV_ASSERT(allocator.num_slots() >= config_.max_num_seqs);
 }
 
 void Scheduler::add(RequestState* request) { waiting_.push_back(request); }
@@ -54,7 +27,7 @@ void Scheduler::add(RequestState* request) { waiting_.push_back(request); }
 void Scheduler::remove(RequestState* request) {
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), request), waiting_.end());
   running_.erase(std::remove(running_.begin(), running_.end(), request), running_.end());
-  allocator_.free(*request);
+  blocks_.free(request->id());
 }
 
 ScheduledChunk Scheduler::make_chunk(RequestState* request, int64_t count) {
@@ -66,14 +39,73 @@ ScheduledChunk Scheduler::make_chunk(RequestState* request, int64_t count) {
   return chunk;
 }
 
+// Moves the newest running request back to the front of the waiting queue,
+// dropping its chunk of this step and freeing its blocks.
+void Scheduler::preempt_newest(SchedulerOutput& output, int64_t& budget) {
+  RequestState* victim = running_.back();
+  running_.pop_back();
+  for (auto chunk = output.chunks.begin(); chunk != output.chunks.end(); ++chunk) {
+    if (chunk->request != victim) continue;
+    budget += chunk->count;
+    (victim->in_prefill() ? output.num_prefill_tokens : output.num_decode_tokens) -= chunk->count;
+    output.chunks.erase(chunk);
+    break;
+  }
+  blocks_.free(victim->id());
+  victim->reset_computed();
+  waiting_.push_front(victim);
+  ++output.num_preemptions;
+  SKV_LOG_DEBUG("scheduler", "preempted request %llu (%lld tokens) because no KV cache block was free",
+                static_cast<unsigned long long>(victim->id()), static_cast<long long>(victim->tokens().size()));
+}
+
+// Allocates blocks for `count` more tokens of the running `request`,
+// preempting the newest running requests until they fit. Returns false when
+// `request` itself had to be preempted.
+bool Scheduler::allocate_or_preempt(RequestState* request, int64_t count, SchedulerOutput& output,
+                                    int64_t& budget) {
+  while (!blocks_.allocate(request->id(), request->num_computed() + count)) {
+    const bool preempts_itself = running_.back() == request;
+    preempt_newest(output, budget);
+    if (preempts_itself) return false;
+  }
+  return true;
+}
+
+// Admits waiting requests in arrival order while the first chunk of the
+// next one gets its blocks.
+void Scheduler::admit_waiting(SchedulerOutput& output, int64_t& budget) {
+  while (!waiting_.empty() && budget > 0 && num_running() < config_.max_num_seqs) {
+    RequestState* request = waiting_.front();
+    SKV_ASSERT(request->num_computed() == 0);
+    const PrefixMatch prefix = blocks_.find_cached_prefix(request->tokens());
+    const int64_t count = std::min(budget, request->num_uncomputed() - prefix.num_tokens);
+    if (!blocks_.allocate(request->id(), prefix.num_tokens + count, &prefix)) break;
+
+    waiting_.pop_front();
+    running_.push_back(request);
+    request->mark_computed(prefix.num_tokens);
+    if (blocks_.prefix_caching()) {
+      output.prefix_query_tokens += static_cast<int64_t>(request->tokens().size());
+      output.prefix_hit_tokens += prefix.num_tokens;
+    }
+    output.chunks.push_back(make_chunk(request, count));
+    output.num_prefill_tokens += count;
+    budget -= count;
+  }
+}
+
 SchedulerOutput Scheduler::schedule() {
   SchedulerOutput output;
   int64_t budget = config_.max_num_batched_tokens;
 
   // Decode rows first: they are cheap and keep inter-token latency low.
-  for (RequestState* request : running_) {
+  // Preemption shrinks running_ from the back, so the loop re-reads its size.
+  for (size_t i = 0; i < running_.size(); ++i) {
+    RequestState* request = running_[i];
     if (request->in_prefill()) continue;
-    SKV_ASSERT(request->num_uncomputed() == 1 && allocator_.can_append(*request, 1));
+    SKV_ASSERT(request->num_uncomputed() == 1);
+    if (!allocate_or_preempt(request, 1, output, budget)) break;
     output.chunks.push_back(make_chunk(request, 1));
     output.num_decode_tokens += 1;
     budget -= 1;
@@ -81,26 +113,18 @@ SchedulerOutput Scheduler::schedule() {
   SKV_ASSERT(budget >= 0);
 
   // Then the next prompt chunk of the requests already in prefill.
-  for (RequestState* request : running_) {
-    if (!request->in_prefill() || budget == 0) continue;
+  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+    RequestState* request = running_[i];
+    if (!request->in_prefill()) continue;
     const int64_t count = std::min(budget, request->num_uncomputed());
+    if (!allocate_or_preempt(request, count, output, budget)) break;
     output.chunks.push_back(make_chunk(request, count));
     output.num_prefill_tokens += count;
     budget -= count;
   }
 
-  // Then admit waiting requests in arrival order.
-  while (!waiting_.empty() && budget > 0 && num_running() < config_.max_num_seqs &&
-         allocator_.can_allocate(*waiting_.front())) {
-    RequestState* request = waiting_.front();
-    waiting_.pop_front();
-    allocator_.allocate(*request);
-    running_.push_back(request);
-    const int64_t count = std::min(budget, request->num_uncomputed());
-    output.chunks.push_back(make_chunk(request, count));
-    output.num_prefill_tokens += count;
-    budget -= count;
-  }
+  // Then new requests, unless blocks ran out in this step.
+  if (output.num_preemptions == 0) admit_waiting(output, budget);
   output.num_tokens = output.num_prefill_tokens + output.num_decode_tokens;
   return output;
 }

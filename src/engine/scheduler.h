@@ -6,41 +6,13 @@
 #include <deque>
 #include <vector>
 
+#include "engine/block_manager.h"
 #include "engine/request_state.h"
 
 namespace swiftkv {
 
-// Hands out KV cache space to requests. In this version every sequence slot
-// of the cache is one contiguous region of `capacity` positions, so a request
-// occupies one whole slot from admission to finish.
-// NOTE: a paged block manager (fixed-size blocks, block tables, prefix
-// caching) is meant to replace this class behind the same four calls, where
-// can_append/append would grow a request by blocks and may fail.
-class KVSlotAllocator {
- public:
-  KVSlotAllocator(int64_t num_slots, int64_t capacity);
-
-  // True when a free slot exists and `request` fits the capacity.
-  bool can_allocate(const RequestState& request) const;
-  // Assigns a free slot to `request`; requires can_allocate.
-  void allocate(RequestState& request);
-  // Returns the slot of `request`, if it has one, to the pool.
-  void free(RequestState& request);
-  // True when `request` can grow by `num_tokens` positions.
-  bool can_append(const RequestState& request, int64_t num_tokens) const;
-
-  int64_t num_free() const { return static_cast<int64_t>(free_slots_.size()); }
-  int64_t num_slots() const { return num_slots_; }
-  int64_t capacity() const { return capacity_; }
-
- private:
-  int64_t num_slots_;
-  int64_t capacity_;
-  std::vector<int64_t> free_slots_;  // lowest slot last, so it is reused first
-};
-
 struct SchedulerConfig {
-  int64_t max_num_seqs = 8;              // running requests at most (KV cache slots)
+  int64_t max_num_seqs = 8;              // running requests at most
   int64_t max_num_batched_tokens = 512;  // token rows per forward pass at most
 
   // Throws Error for values < 1 or a token budget below max_num_seqs (every
@@ -62,23 +34,35 @@ struct SchedulerOutput {
   int64_t num_tokens = 0;
   int64_t num_prefill_tokens = 0;
   int64_t num_decode_tokens = 0;
+  int64_t num_preemptions = 0;       // running requests preempted by this step
+  int64_t prefix_query_tokens = 0;   // tokens of newly admitted requests looked up in the prefix cache
+  int64_t prefix_hit_tokens = 0;     // of those, tokens found in cached blocks (not computed)
   bool empty() const { return chunks.empty(); }
 };
 
 // First come, first served. Each step schedules, within the token budget:
 // one decode token for every running request past its prompt, then the next
 // prompt chunk of running requests still in prefill, then new requests from
-// the waiting queue while slots are free. A prompt longer than the remaining
-// budget is split into chunks over several steps (chunked prefill).
+// the waiting queue while fewer than max_num_seqs run and blocks are free.
+// A prompt longer than the remaining budget is split into chunks over
+// several steps (chunked prefill). A new request starts after its longest
+// prefix of cached blocks.
+//
+// When a running request needs a block and none is free, the newest running
+// request is preempted. Its blocks are freed and it returns to the front of
+// the waiting queue. Later it recomputes its prompt and generated tokens,
+// starting after the blocks that survived in the prefix cache. No request is
+// admitted in a step that preempted one.
 class Scheduler {
  public:
-  // `allocator` must outlive the scheduler.
-  Scheduler(SchedulerConfig config, KVSlotAllocator& allocator);
+  // `blocks` must outlive the scheduler.
+  Scheduler(SchedulerConfig config, BlockManager& blocks);
 
   void add(RequestState* request);
   // Removes `request` from the waiting queue or the running set and frees
-  // its KV space. Does nothing for a request the scheduler does not hold.
+  // its blocks. Does nothing for a request the scheduler does not hold.
   void remove(RequestState* request);
+  // Allocates the blocks of the chunks it returns.
   SchedulerOutput schedule();
 
   int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
@@ -88,9 +72,12 @@ class Scheduler {
 
  private:
   static ScheduledChunk make_chunk(RequestState* request, int64_t count);
+  bool allocate_or_preempt(RequestState* request, int64_t count, SchedulerOutput& output, int64_t& budget);
+  void preempt_newest(SchedulerOutput& output, int64_t& budget);
+  void admit_waiting(SchedulerOutput& output, int64_t& budget);
 
   SchedulerConfig config_;
-  KVSlotAllocator& allocator_;
+  BlockManager& blocks_;
   std::deque<RequestState*> waiting_;
   std::vector<RequestState*> running_;  // in admission order
 };

@@ -1,5 +1,6 @@
 #include "kernels/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -38,7 +39,8 @@ std::vector<RowBlock> block_rows(const AttentionRow* rows, int64_t count, int64_
     if (!blocks.empty()) {
       RowBlock& last = blocks.back();
       const AttentionRow& first_row = rows[last.first];
-      if (last.count < max_rows && rows[r].keys == first_row.keys && rows[r].values == first_row.values) {
+      if (last.count < max_rows && rows[r].keys == first_row.keys && rows[r].values == first_row.values &&
+          rows[r].block_table == first_row.block_table) {
         ++last.count;
         continue;
       }
@@ -58,15 +60,47 @@ void check_shapes(const AttentionRow* rows, int64_t count, int64_t row_stride, i
     fail("attention: row stride %lld is smaller than HKV * DH = %lld * %lld", static_cast<long long>(row_stride),
          static_cast<long long>(HKV), static_cast<long long>(DH));
   }
-  for (int64_t r = 0; r < count; ++r) SKV_ASSERT(rows[r].n >= 1);
+  for (int64_t r = 0; r < count; ++r) {
+    SKV_ASSERT(rows[r].n >= 1);
+    SKV_ASSERT(rows[r].block_table == nullptr || rows[r].block_size >= 1);
+  }
 }
 
+// Copies the n positions of a paged row into contiguous keys/values rows of
+// `row_stride` floats, in position order.
+void gather_positions(const AttentionRow& row, int64_t row_stride, std::vector<float>& keys,
+                      std::vector<float>& values) {
+  keys.resize(static_cast<size_t>(row.n * row_stride));
+  values.resize(keys.size());
+  for (int64_t p = 0; p < row.n; ++p) {
+    const int64_t offset =
+        row.block_table[p / row.block_size] * row.block_stride + (p % row.block_size) * row_stride;
+    std::copy_n(row.keys + offset, row_stride, keys.data() + p * row_stride);
+    std::copy_n(row.values + offset, row_stride, values.data() + p * row_stride);
+  }
+}
+
+// The reference path. A paged row whose positions span more than one block
+// is gathered into contiguous rows first.
 void attention_rows_scalar(const AttentionRow* rows, int64_t count, int64_t row_stride, int64_t H, int64_t HKV,
                            int64_t DH, bool parallel) {
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-  for (int64_t r = 0; r < count; ++r) {
-    const AttentionRow& row = rows[r];
-    attention_row_ref(row.q, row.keys, row.values, row.n, row_stride, H, HKV, DH, row.out);
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> keys;
+    std::vector<float> values;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t r = 0; r < count; ++r) {
+      const AttentionRow& row = rows[r];
+      if (row.block_table == nullptr) {
+        attention_row_ref(row.q, row.keys, row.values, row.n, row_stride, H, HKV, DH, row.out);
+      } else if (row.n <= row.block_size) {
+        const int64_t offset = row.block_table[0] * row.block_stride;
+        attention_row_ref(row.q, row.keys + offset, row.values + offset, row.n, row_stride, H, HKV, DH, row.out);
+      } else {
+        gather_positions(row, row_stride, keys, values);
+        attention_row_ref(row.q, keys.data(), values.data(), row.n, row_stride, H, HKV, DH, row.out);
+      }
+    }
   }
 }
 
@@ -123,6 +157,9 @@ void attention_rows(const AttentionRow* rows, int64_t count, int64_t row_stride,
                              first_row.keys + kv_head * DH,
                              first_row.values + kv_head * DH,
                              row_stride,
+                             first_row.block_table,
+                             first_row.block_size,
+                             first_row.block_stride,
                              DH,
                              scale,
                              scratch.data()};

@@ -16,14 +16,20 @@ struct QueryHead {
 
 // The query heads that read one KV head: the H / HKV heads of a GQA group,
 // for one or more rows of the same sequence. `keys` and `values` already point
-// at this KV head's DH floats in cache row 0; row p is `row_stride` floats
-// further. Every row below the largest n must be readable.
+// at this KV head's DH floats in cache row 0 of physical block 0; row p is
+// `row_stride` floats further. With a block table, position p is row
+// p % block_size of block block_table[p / block_size], and block b starts
+// b * block_stride floats after row 0 of block 0. Every position below the
+// largest n must be readable.
 struct KvGroupTask {
   const QueryHead* heads;
   int64_t head_count;
   const float* keys;
   const float* values;
   int64_t row_stride;
+  const int32_t* block_table;  // null: positions are contiguous rows
+  int64_t block_size;
+  int64_t block_stride;
   int64_t DH;
   float scale;     // 1 / sqrt(DH)
   float* scratch;  // kv_group_scratch_floats(head_count, DH) floats

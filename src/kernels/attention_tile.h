@@ -148,18 +148,31 @@ void attend_kv_group(const KvGroupTask& task) {
     for (int64_t d = 0; d < DH; d += kWidth) Ops::store(accumulators + h * DH + d, Ops::zero());
   }
 
-  for (int64_t t0 = 0; t0 < n_max; t0 += tile) {
-    const float* key_tile = task.keys + t0 * task.row_stride;
-    const float* value_tile = task.values + t0 * task.row_stride;
+  for (int64_t t0 = 0; t0 < n_max;) {
+    // A paged cache ends the tile at the block boundary, because the next
+    // block can be anywhere in the pool. Tiles never span physically adjacent
+    // blocks either, so the summation order, and with it a row's result,
+    // does not depend on which blocks the row's sequence was given.
+    int64_t tile_length = tile;
+    int64_t offset = t0 * task.row_stride;
+    if (task.block_table != nullptr) {
+      const int64_t in_block = t0 % task.block_size;
+      const int64_t block_left = task.block_size - in_block;
+      if (block_left < tile_length) tile_length = block_left;
+      offset = task.block_table[t0 / task.block_size] * task.block_stride + in_block * task.row_stride;
+    }
+    const float* key_tile = task.keys + offset;
+    const float* value_tile = task.values + offset;
     for (int64_t h = 0; h < task.head_count; ++h) {
       const int64_t left = task.heads[h].n - t0;
       if (left <= 0) continue;
-      const int64_t count = left < tile ? left : tile;
+      const int64_t count = left < tile_length ? left : tile_length;
       compute_scores<Ops>(task.heads[h].q, key_tile, task.row_stride, DH, count, task.scale, scores);
       const float correction = softmax_tile<Ops>(scores, count, &running_max[h], &running_sum[h]);
       accumulate_values<Ops>(scores, value_tile, task.row_stride, count, DH, correction,
                              accumulators + h * DH);
     }
+    t0 += tile_length;
   }
 
   for (int64_t h = 0; h < task.head_count; ++h) {

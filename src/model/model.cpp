@@ -99,12 +99,23 @@ int64_t Model::linear_weight_bytes() const {
   return bytes;
 }
 
-KVCache Model::make_cache(int64_t num_sequences, int64_t capacity) const {
+void Model::reserve_rope_positions(int64_t positions) const {
   std::lock_guard<std::mutex> lock(rope_mutex_);
-  if (capacity > rope_table_->max_positions) {
-    rope_table_ = std::make_shared<RopeTable>(make_rope_table(inv_freq_, capacity));
+  if (positions > rope_table_->max_positions) {
+    rope_table_ = std::make_shared<RopeTable>(make_rope_table(inv_freq_, positions));
   }
-  return KVCache(config_, use_swiftkv_, num_sequences, capacity);
+}
+
+KVCache Model::make_cache(int64_t num_sequences, int64_t capacity) const {
+  reserve_rope_positions(capacity);
+  KVCache cache(config_, use_swiftkv_, num_sequences, capacity);
+  for (int64_t seq = 0; seq < num_sequences; ++seq) cache.set_block_table(seq, {static_cast<int32_t>(seq)});
+  return cache;
+}
+
+KVCache Model::make_paged_cache(int64_t num_blocks, int64_t block_size, int64_t max_positions) const {
+  reserve_rope_positions(max_positions);
+  return KVCache(config_, use_swiftkv_, num_blocks, block_size);
 }
 
 std::vector<float> Model::apply(const LinearWeight& weight, const std::vector<float>& x, int64_t T,
@@ -137,12 +148,12 @@ void Model::check_rows(const std::vector<BatchRow>& rows, const KVCache& cache) 
       fail("token id %d is out of range for a vocabulary of %lld tokens", row.token,
            static_cast<long long>(config_.vocab_size));
     }
-    if (row.pos < 0 || row.pos >= cache.capacity()) {
+    SKV_ASSERT(row.seq >= 0 && row.seq < cache.num_sequences());
+    if (row.pos < 0 || row.pos >= cache.capacity(row.seq)) {
       fail("position %d is beyond the context of %lld tokens; shorten the prompt or "
            "max_tokens, or raise the context size", row.pos,
-           static_cast<long long>(cache.capacity()));
+           static_cast<long long>(cache.capacity(row.seq)));
     }
-    SKV_ASSERT(row.seq >= 0 && row.seq < cache.num_sequences());
   }
 }
 
@@ -234,8 +245,9 @@ void Model::attend(const std::vector<BatchRow>& rows, const float* q, int64_t sl
   std::vector<AttentionRow> work(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t) {
     const BatchRow& row = rows[t];
-    work[t] = {q + t * H * DH, cache.key(row.seq, slot, 0), cache.value(row.seq, slot, 0), row.pos + 1,
-               out + t * H * DH};
+    work[t] = {q + t * H * DH,    cache.slot_keys(slot), cache.slot_values(slot),
+               row.pos + 1,       out + t * H * DH,      cache.block_table(row.seq).data(),
+               cache.block_size(), cache.block_stride()};
   }
   attention_rows(work.data(), T, cache.row_floats(), H, config_.num_key_value_heads, DH, level_);
   if (flops == nullptr) return;

@@ -20,7 +20,7 @@ namespace swiftkv {
 struct BatchRow {
   int32_t token = 0;
   int32_t pos = 0;          // position in its sequence; positions < pos are cached
-  int32_t seq = 0;          // sequence index in the KV cache
+  int32_t seq = 0;          // sequence whose block table in the KV cache the row uses
   bool need_logits = false;
 };
 
@@ -49,11 +49,16 @@ class Model {
   // Bytes of packed linear weights (what one decode step streams), LM head included.
   int64_t linear_weight_bytes() const;
 
-  // A cache with this model's slot map.
+  // A contiguous cache with this model's slot map: one block of `capacity`
+  // positions per sequence, sequence s using block s.
   KVCache make_cache(int64_t num_sequences, int64_t capacity) const;
+  // A paged cache of `num_blocks` blocks of `block_size` positions, with no
+  // block tables yet, for sequences of up to `max_positions` positions.
+  KVCache make_paged_cache(int64_t num_blocks, int64_t block_size, int64_t max_positions) const;
 
   // Runs `rows` (any mix of sequences; rows of one sequence in position
-  // order) and writes their K/V into `cache`. Returns logits [R, V] for the R
+  // order) and writes their K/V into `cache` through the block table of each
+  // row's sequence, which must cover the row's position. Returns logits [R, V] for the R
   // rows with need_logits, in row order. Adds to `flops` when given.
   std::vector<float> forward(const std::vector<BatchRow>& rows, KVCache& cache,
                              FlopCount* flops = nullptr) const;
@@ -66,6 +71,7 @@ class Model {
   };
 
   void pack_weights();
+  void reserve_rope_positions(int64_t positions) const;
   std::vector<float> apply(const LinearWeight& weight, const std::vector<float>& x, int64_t T,
                            FlopCount* flops) const;
   std::vector<float> norm(const std::vector<float>& x, int64_t T, const Weight& weight) const;
@@ -88,7 +94,8 @@ class Model {
   std::vector<PackedLayer> packed_;
   std::unique_ptr<LinearWeight> lm_head_;
   std::vector<float> inv_freq_;  // [DH / 2]
-  // cos/sin tables, grown by make_cache when a cache needs more positions.
+  // cos/sin tables, grown by make_cache and make_paged_cache when a cache
+  // needs more positions.
   mutable std::mutex rope_mutex_;
   mutable std::shared_ptr<const RopeTable> rope_table_;
 };
