@@ -54,7 +54,7 @@ struct DistillStudent::StudentState {
   std::map<int64_t, Buffer> k, v;      // per group leader; k rotated
   std::vector<StudentLayerState> layers;  // layers K..L-1
   Buffer h_final, inv_rms_final;
-  Buffer logits;       // [T, V]; holds d(loss)/d(logits) after compute_loss
+  Buffer logits;       // [T, V]; contains d(loss)/d(logits) after compute_loss
   Buffer d_h_last;     // MSE gradient for the hidden state entering layer L-1
 };
 
@@ -226,66 +226,93 @@ LossParts DistillStudent::compute_loss(const PackedBatch& batch, const DistillLo
   return parts;
 }
 
+// Gradients of the shared SwiftKV keys and values, per group leader.
+struct DistillStudent::KVGrads {
+  std::map<int64_t, Buffer> dk, dv;
+};
+
 void DistillStudent::backward(const PackedBatch& batch, StudentState& state) {
   const Dims d = dims_of(config_, batch.rows());
-  const AttentionShape shape{d.T, d.H, d.HKV, d.DH};
   const int64_t K = config_.num_key_value_layers, L = config_.num_hidden_layers;
-  // Through the LM head and the final norm (both frozen): input gradients only.
+  // The LM head and the final norm are frozen, so only input gradients flow.
   Buffer dnormed(static_cast<size_t>(d.T * d.D));
   linear_input_grad(state.logits.data(), weights_.output_weight(), d.T, dnormed.data(), false);
   state.logits = Buffer();
   Buffer dh(dnormed.size());
   rmsnorm_backward(state.h_final.data(), weights_.final_norm.data(), state.inv_rms_final.data(), dnormed.data(),
                    d.T, d.D, dh.data(), static_cast<float*>(nullptr));
-  std::map<int64_t, Buffer> dk, dv;
+  KVGrads kv_grads;
   for (const auto& [leader, k] : state.k) {
-    dk[leader].assign(k.size(), 0.0f);
-    dv[leader].assign(k.size(), 0.0f);
+    kv_grads.dk[leader].assign(k.size(), 0.0f);
+    kv_grads.dv[leader].assign(k.size(), 0.0f);
   }
-  Buffer dy(dh.size()), dm(static_cast<size_t>(d.T * d.F)), dgate(dm.size()), dup(dm.size());
-  Buffer da(static_cast<size_t>(d.T * d.H * d.DH)), dq(da.size()), dx(dh.size()), dres(dh.size());
   for (int64_t i = L - 1; i >= K; --i) {
-    const LayerWeights& lw = weights_.layers[static_cast<size_t>(i)];
-    StudentLayerState& ls = state.layers[static_cast<size_t>(i - K)];
-    // MLP: h_out = h_mid + down(silu(gate(y)) * up(y)), y = rmsnorm(h_mid).
-    linear_input_grad(dh.data(), lw.down_proj, d.T, dm.data(), false);
-    silu_mul_backward(ls.gate.data(), ls.up.data(), dm.data(), static_cast<int64_t>(dm.size()), dgate.data(),
-                      dup.data());
-    linear_input_grad(dgate.data(), lw.gate_proj, d.T, dy.data(), false);
-    linear_input_grad(dup.data(), lw.up_proj, d.T, dy.data(), true);
-    rmsnorm_backward(ls.h_mid.data(), lw.post_attn_norm.data(), ls.inv_rms_mid.data(), dy.data(), d.T, d.D,
-                     dres.data(), static_cast<float*>(nullptr));
-    add_to(dh, dres);  // dh is now d(loss)/d(h_mid)
-    // Attention: h_mid = h_in + o_proj(attention(q, k_leader, v_leader)).
-    const int64_t leader = swiftkv_leader(config_, i);
-    linear_input_grad(dh.data(), lw.o_proj, d.T, da.data(), false);
-    attention_backward(shape, batch.seq_start.data(), ls.q.data(), state.k[leader].data(), state.v[leader].data(),
-                       ls.attn.data(), ls.lse.data(), da.data(), dq.data(), dk[leader].data(), dv[leader].data());
-    rope_rotate(dq.data(), batch.positions.data(), d.T, d.H, d.DH, inv_freq_, true);
-    linear_backward_weight(dq.data(), ls.x.data(), d.T, d.H * d.DH, d.D, grad_of(lw.q_proj_swiftkv).data(),
-                       lw.q_bias_swiftkv.empty() ? nullptr : grad_of(lw.q_bias_swiftkv).data());
-    linear_input_grad(dq.data(), lw.q_proj_swiftkv, d.T, dx.data(), false);
-    rmsnorm_backward(ls.h_in.data(), lw.input_norm.data(), ls.inv_rms_in.data(), dx.data(), d.T, d.D,
-                     dres.data(), static_cast<float*>(nullptr));
-    add_to(dh, dres);  // dh is now d(loss)/d(h_in)
+    backward_mlp(i, batch, state, dh);
+    backward_attention(i, batch, state, kv_grads, dh);
     if (i == L - 1) add_to(dh, state.d_h_last);
-    ls = StudentLayerState();
+    state.layers[static_cast<size_t>(i - K)] = StudentLayerState();
   }
-  // The SwiftKV fan-out: every leader's k/v come from s = norm_swiftkv(h_K).
-  Buffer ds(dh.size(), 0.0f);
-  for (auto& [leader, dkl] : dk) {
+  backward_swiftkv_kv(batch, state, kv_grads);
+}
+
+// Turns dh = d(loss)/d(h_out) into d(loss)/d(h_mid), where
+// h_out = h_mid + down(silu(gate(y)) * up(y)) and y = rmsnorm(h_mid).
+void DistillStudent::backward_mlp(int64_t layer, const PackedBatch& batch, StudentState& state, Buffer& dh) const {
+  const Dims d = dims_of(config_, batch.rows());
+  const LayerWeights& lw = weights_.layers[static_cast<size_t>(layer)];
+  const StudentLayerState& ls = state.layers[static_cast<size_t>(layer - config_.num_key_value_layers)];
+  Buffer dm(static_cast<size_t>(d.T * d.F)), dgate(dm.size()), dup(dm.size()), dy(dh.size()), dres(dh.size());
+  linear_input_grad(dh.data(), lw.down_proj, d.T, dm.data(), false);
+  silu_mul_backward(ls.gate.data(), ls.up.data(), dm.data(), static_cast<int64_t>(dm.size()), dgate.data(),
+                    dup.data());
+  linear_input_grad(dgate.data(), lw.gate_proj, d.T, dy.data(), false);
+  linear_input_grad(dup.data(), lw.up_proj, d.T, dy.data(), true);
+  rmsnorm_backward(ls.h_mid.data(), lw.post_attn_norm.data(), ls.inv_rms_mid.data(), dy.data(), d.T, d.D,
+                   dres.data(), static_cast<float*>(nullptr));
+  add_to(dh, dres);
+}
+
+// Turns dh = d(loss)/d(h_mid) into d(loss)/d(h_in), where h_mid = h_in +
+// o_proj(attention(q, k_leader, v_leader)); adds the q_proj_swiftkv
+// gradients and the leader's K/V gradients.
+void DistillStudent::backward_attention(int64_t layer, const PackedBatch& batch, StudentState& state,
+                                        KVGrads& kv_grads, Buffer& dh) {
+  const Dims d = dims_of(config_, batch.rows());
+  const AttentionShape shape{d.T, d.H, d.HKV, d.DH};
+  const LayerWeights& lw = weights_.layers[static_cast<size_t>(layer)];
+  const StudentLayerState& ls = state.layers[static_cast<size_t>(layer - config_.num_key_value_layers)];
+  const int64_t leader = swiftkv_leader(config_, layer);
+  Buffer da(static_cast<size_t>(d.T * d.H * d.DH)), dq(da.size()), dx(dh.size()), dres(dh.size());
+  linear_input_grad(dh.data(), lw.o_proj, d.T, da.data(), false);
+  attention_backward(shape, batch.seq_start.data(), ls.q.data(), state.k[leader].data(), state.v[leader].data(),
+                     ls.attn.data(), ls.lse.data(), da.data(), dq.data(), kv_grads.dk[leader].data(),
+                     kv_grads.dv[leader].data());
+  rope_rotate(dq.data(), batch.positions.data(), d.T, d.H, d.DH, inv_freq_, true);
+  linear_backward_weight(dq.data(), ls.x.data(), d.T, d.H * d.DH, d.D, grad_of(lw.q_proj_swiftkv).data(),
+                         lw.q_bias_swiftkv.empty() ? nullptr : grad_of(lw.q_bias_swiftkv).data());
+  linear_input_grad(dq.data(), lw.q_proj_swiftkv, d.T, dx.data(), false);
+  rmsnorm_backward(ls.h_in.data(), lw.input_norm.data(), ls.inv_rms_in.data(), dx.data(), d.T, d.D, dres.data(),
+                   static_cast<float*>(nullptr));
+  add_to(dh, dres);
+}
+
+// The SwiftKV fan-out: every leader's k/v come from s = norm_swiftkv(h_K).
+// h_K comes from the frozen layers, so norm_swiftkv gets a weight gradient only.
+void DistillStudent::backward_swiftkv_kv(const PackedBatch& batch, StudentState& state, KVGrads& kv_grads) {
+  const Dims d = dims_of(config_, batch.rows());
+  const int64_t N = d.HKV * d.DH;
+  Buffer ds(static_cast<size_t>(d.T * d.D), 0.0f);
+  for (auto& [leader, dk] : kv_grads.dk) {
     const LayerWeights& lw = weights_.layers[static_cast<size_t>(leader)];
-    Buffer& dvl = dv[leader];
-    rope_rotate(dkl.data(), batch.positions.data(), d.T, d.HKV, d.DH, inv_freq_, true);
-    const int64_t N = d.HKV * d.DH;
-    linear_backward_weight(dkl.data(), state.s.data(), d.T, N, d.D, grad_of(lw.k_proj_swiftkv).data(),
-                       lw.k_bias_swiftkv.empty() ? nullptr : grad_of(lw.k_bias_swiftkv).data());
-    linear_backward_weight(dvl.data(), state.s.data(), d.T, N, d.D, grad_of(lw.v_proj_swiftkv).data(),
-                       lw.v_bias_swiftkv.empty() ? nullptr : grad_of(lw.v_bias_swiftkv).data());
-    linear_input_grad(dkl.data(), lw.k_proj_swiftkv, d.T, ds.data(), true);
-    linear_input_grad(dvl.data(), lw.v_proj_swiftkv, d.T, ds.data(), true);
+    Buffer& dv = kv_grads.dv[leader];
+    rope_rotate(dk.data(), batch.positions.data(), d.T, d.HKV, d.DH, inv_freq_, true);
+    linear_backward_weight(dk.data(), state.s.data(), d.T, N, d.D, grad_of(lw.k_proj_swiftkv).data(),
+                           lw.k_bias_swiftkv.empty() ? nullptr : grad_of(lw.k_bias_swiftkv).data());
+    linear_backward_weight(dv.data(), state.s.data(), d.T, N, d.D, grad_of(lw.v_proj_swiftkv).data(),
+                           lw.v_bias_swiftkv.empty() ? nullptr : grad_of(lw.v_bias_swiftkv).data());
+    linear_input_grad(dk.data(), lw.k_proj_swiftkv, d.T, ds.data(), true);
+    linear_input_grad(dv.data(), lw.v_proj_swiftkv, d.T, ds.data(), true);
   }
-  // norm_swiftkv's input h_K comes from the frozen layers: weight gradient only.
   rmsnorm_backward(state.h_k->data(), weights_.norm_swiftkv.data(), state.inv_rms_s.data(), ds.data(), d.T, d.D,
                    static_cast<float*>(nullptr), grad_of(weights_.norm_swiftkv).data());
 }

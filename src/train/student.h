@@ -60,12 +60,17 @@ class DistillStudent {
  private:
   struct TeacherOutputs;
   struct StudentState;
+  struct KVGrads;
 
   TeacherOutputs run_teacher(const PackedBatch& batch) const;
   void run_student(const PackedBatch& batch, const TeacherOutputs& teacher, StudentState& state) const;
   LossParts compute_loss(const PackedBatch& batch, const DistillLossConfig& loss, const TeacherOutputs& teacher,
                          StudentState& state, float grad_scale) const;
   void backward(const PackedBatch& batch, StudentState& state);
+  void backward_mlp(int64_t layer, const PackedBatch& batch, StudentState& state, std::vector<float>& dh) const;
+  void backward_attention(int64_t layer, const PackedBatch& batch, StudentState& state, KVGrads& kv_grads,
+                          std::vector<float>& dh);
+  void backward_swiftkv_kv(const PackedBatch& batch, StudentState& state, KVGrads& kv_grads);
   void add_param(const std::string& name, Weight& weight);
   std::vector<float>& grad_of(const Weight& weight);
 
