@@ -47,7 +47,7 @@ TEST(TrainPacking, ShuffledOrderIsASeededPermutation) {
   EXPECT_EQ(std::set<size_t>(a.begin(), a.end()).size(), 50u);
 }
 
-TEST(TrainStep, NanLossStopsWithTheStepNumberAndKeepsTheWeights) {
+TEST(TrainStep, NanLossNamesStepKeepsWeights) {
   const Checkpoint checkpoint = load_checkpoint(std::string(SWIFTKV_SOURCE_DIR) + "/tests/golden/swiftkv/tiny_g1");
   ModelWeights weights = load_weights(checkpoint.config, *checkpoint.tensors);
   weights.layers[4].o_proj.values[3] = std::nanf("");
@@ -105,7 +105,7 @@ class DistillCommand : public ::testing::Test {
 };
 std::string DistillCommand::dir_;
 
-TEST_F(DistillCommand, TrainsSavesAndResumesWithTheSameLosses) {
+TEST_F(DistillCommand, ResumeGivesSameLosses) {
   const std::string common = "distill -m " + quote(dir_ + "/sk2") + " -d " + quote(dir_ + "/data.jsonl") +
                              " --max-length 64 --lr 2e-3 --seed 3 -t 1";
   const auto full = run_swiftkv(common + " -o " + quote(dir_ + "/full") + " --save-every 3");
@@ -136,7 +136,7 @@ TEST_F(DistillCommand, TrainsSavesAndResumesWithTheSameLosses) {
   EXPECT_NE(mismatch.err.find("epochs"), std::string::npos) << mismatch.err;
 }
 
-TEST_F(DistillCommand, BadLinesAndLongConversationsAreSkippedWithReasons) {
+TEST_F(DistillCommand, SkipsBadAndLongLines) {
   std::ofstream data(dir_ + "/mixed.jsonl");
   data << "{not json\n"
        << R"({"messages": []})" << "\n"
@@ -154,7 +154,7 @@ TEST_F(DistillCommand, BadLinesAndLongConversationsAreSkippedWithReasons) {
   EXPECT_NE(result.err.find("1 conversations to train on"), std::string::npos) << result.err;
 }
 
-TEST_F(DistillCommand, ClearErrorsForUnusableInput) {
+TEST_F(DistillCommand, RejectsUnusableInput) {
   const std::string s = testing::stories_dir();
   const auto ordinary = run_swiftkv("distill -m " + quote(s + "/stories260Ktok512.gguf") + " -d " +
                                     quote(dir_ + "/data.jsonl") + " -o " + quote(dir_ + "/x"));

@@ -205,7 +205,7 @@ TEST(TrainGradOps, MseGradient) {
   EXPECT_LT(rel_error(grad, numeric_grad(a, loss)), kTolerance);
 }
 
-TEST(TrainGemm, FastMatchesReferenceForEveryTransposeAndOddSizes) {
+TEST(TrainGemm, FastMatchesReferenceOddSizes) {
   std::mt19937 rng(10);
   for (const bool ta : {false, true}) {
     for (const bool tb : {false, true}) {

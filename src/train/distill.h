@@ -41,10 +41,10 @@ struct DistillSummary {
 // The optimizer steps of the whole run, each a list of micro-batches.
 std::vector<std::vector<PackedBatch>> plan_steps(const std::vector<TrainingSequence>& data, const DistillOptions& options);
 
-// Trains the SwiftKV tensors of `checkpoint` (a SwiftKV checkpoint; with
-// options.resume_dir, the checkpoint loaded from there) on `data` and writes
-// the final model to options.out_dir, with checkpoint-N directories every
-// save_every steps and a JSONL log of every step (train_log.jsonl).
+// Trains the SwiftKV tensors of `checkpoint` on `data` and writes the final
+// model to options.out_dir. With options.resume_dir, `checkpoint` must be the
+// one loaded from there. Also writes checkpoint-N directories every
+// save_every steps and train_log.jsonl, one JSON line per step.
 DistillSummary run_distillation(const Checkpoint& checkpoint, const std::vector<TrainingSequence>& data,
                                 const DistillOptions& options);
 

@@ -64,8 +64,8 @@ void attention_backward(const AttentionShape& shape, const int32_t* seq_start, c
 
 // Sum over rows with mask[t] != 0 (all rows when mask is null) of
 // temp^2 * KL(softmax(teacher_t / temp) || softmax(student_t / temp)).
-// Writes scale * d(sum)/d(student) to dstudent (set; may alias student;
-// zero on masked-out rows). Logits are [rows, V].
+// Writes scale * d(sum)/d(student) to dstudent, which may alias student and
+// is zero on masked-out rows. Logits are [rows, V].
 template <typename T>
 double kl_divergence_loss(const T* teacher, const T* student, const uint8_t* mask, int64_t rows, int64_t V,
                           T temp, T scale, T* dstudent);

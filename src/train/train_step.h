@@ -18,9 +18,9 @@ struct StepResult {
 };
 
 // Accumulates the gradients of `micro_batches` (each loss divided by their
-// count), clips them to `max_grad_norm` and applies AdamW at `lr`. Throws
-// Error naming `step` (1-based, as the progress shows it) when a loss or the gradient norm is NaN or infinite;
-// the weights are then left unchanged.
+// count), clips them to `max_grad_norm` and applies AdamW at `lr`.
+// A NaN or infinite loss or gradient norm throws Error naming `step` (1-based,
+// as the progress line shows it) and leaves the weights unchanged.
 StepResult train_step(DistillStudent& student, AdamW& optimizer, const std::vector<PackedBatch>& micro_batches,
                       const DistillLossConfig& loss, float lr, double max_grad_norm, int64_t step);
 
