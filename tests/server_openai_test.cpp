@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <thread>
@@ -435,6 +437,18 @@ TEST(OpenAIServer, ConcurrentRequestsMatchSingle) {
     }
     EXPECT_EQ(text, greedy_completion(prompts[i], 16)) << "request " << i;
   }
+}
+
+// httplib alone listens with a backlog of 5, and a burst of 32 clients saw
+// connection resets, so bind() raises it.
+TEST(OpenAIServer, ListenBacklogFitsABurstOfClients) {
+  ServerConfig config;
+  config.listen_backlog = 512;
+  TestServer server(stories(), config);
+  int somaxconn = 0;
+  std::ifstream("/proc/sys/net/core/somaxconn") >> somaxconn;
+  ASSERT_GT(somaxconn, 0) << "cannot read /proc/sys/net/core/somaxconn";
+  EXPECT_EQ(server.server().listen_backlog(), std::min(512, somaxconn));
 }
 
 TEST(OpenAIServer, DisconnectAbortsStream) {

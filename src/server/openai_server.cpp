@@ -1,8 +1,13 @@
 #include "server/openai_server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "core/error.h"
@@ -89,6 +94,12 @@ OpenAIServer::OpenAIServer(LLMEngine& engine, ServerConfig config)
                           ? config_.num_http_threads
                           : static_cast<int>(std::max<int64_t>(8, 2 * engine_.config().scheduler.max_num_seqs + 4));
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // httplib passes the listening socket here before binding it, so bind()
+  // can raise its backlog after httplib has called listen().
+  http_->set_socket_options([this](int sock) {
+    httplib::default_socket_options(sock);
+    listen_socket_ = sock;
+  });
   register_routes();
 }
 
@@ -156,16 +167,22 @@ bool OpenAIServer::authorized(const httplib::Request& http_request, httplib::Res
   return true;
 }
 
-// NOTE: Debian's compiled httplib 0.11.4 listens with a backlog of 5
-// (CPPHTTPLIB_LISTEN_BACKLOG is fixed when the library is built). So a burst
-// of more simultaneous connections can see some retried after the kernel's
-// SYN timeout, about 1 s later.
+// Debian's compiled httplib 0.11.4 listens with a backlog of 5
+// (CPPHTTPLIB_LISTEN_BACKLOG is fixed when the library is built). A burst of
+// 32 streaming clients overflowed that queue, and with SYN cookies on some of
+// them got "connection reset by peer". Linux lets listen() be called again on
+// the bound socket to raise the backlog.
 int OpenAIServer::bind() {
   const int port = config_.port == 0 ? http_->bind_to_any_port(config_.host)
                                      : (http_->bind_to_port(config_.host, config_.port) ? config_.port : -1);
   if (port < 0) {
     fail("cannot listen on %s:%d; check that the address is local and the port is free, or pass --port 0",
          config_.host.c_str(), config_.port);
+  }
+  SKV_ASSERT(listen_socket_ >= 0);
+  if (::listen(listen_socket_, config_.listen_backlog) != 0) {
+    fail("failed to raise the listen backlog of %s:%d to %d: %s", config_.host.c_str(), port,
+         config_.listen_backlog, std::strerror(errno));
   }
   SKV_LOG_INFO("server", "listening on http://%s:%d, model '%s'", config_.host.c_str(), port,
                config_.model_name.c_str());
@@ -176,10 +193,20 @@ void OpenAIServer::listen() { http_->listen_after_bind(); }
 
 bool OpenAIServer::is_running() const { return http_->is_running(); }
 
+int OpenAIServer::listen_backlog() const {
+  if (listen_socket_ < 0) return -1;
+  // For a listening socket Linux reports the accept queue limit in tcpi_sacked.
+  tcp_info info{};
+  socklen_t size = sizeof(info);
+  if (getsockopt(listen_socket_, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return -1;
+  return static_cast<int>(info.tcpi_sacked);
+}
+
 void OpenAIServer::shutdown(std::chrono::milliseconds deadline) {
   if (stopping_.exchange(true)) return;
   SKV_LOG_INFO("server", "shutting down: closed for new connections, finishing in-flight requests");
-  http_->stop();
+  http_->stop();  // closes the listening socket
+  listen_socket_ = -1;
   engine_.shutdown(deadline);
   SKV_LOG_INFO("server", "stopped");
 }

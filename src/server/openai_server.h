@@ -33,6 +33,9 @@ struct ServerConfig {
   std::string api_key;       // required as "Authorization: Bearer KEY" when set
   std::string model_name;    // the id in /v1/models that requests must name
   int num_http_threads = 0;  // 0 sizes the pool from max_num_seqs
+  // Connections the kernel completes and queues before the server accepts
+  // them. Linux caps it at net.core.somaxconn.
+  int listen_backlog = 1024;
 };
 
 class OpenAIServer {
@@ -54,6 +57,9 @@ class OpenAIServer {
   void shutdown(std::chrono::milliseconds deadline);
   // True from listen() until the server stops.
   bool is_running() const;
+  // The accept queue limit the kernel applies to the listening socket (read
+  // back with TCP_INFO); -1 before bind().
+  int listen_backlog() const;
 
  private:
   struct ActiveRequest;
@@ -75,6 +81,7 @@ class OpenAIServer {
   std::unique_ptr<httplib::Server> http_;
   GenerationFrontend frontend_;
   int64_t created_ = 0;                          // Unix time the server started
+  int listen_socket_ = -1;                       // set by bind()
   std::atomic<bool> stopping_{false};
 };
 
