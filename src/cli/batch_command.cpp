@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/engine_options.h"
 #include "cli/model_options.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -18,6 +19,7 @@ namespace {
 struct BatchCommandOptions {
   ModelOptions model;
   SchedulerConfig scheduler;
+  CacheConfig cache;
   std::string input_path;
   std::string output_path;
   std::string model_name;
@@ -76,6 +78,7 @@ void run_batch_command(const BatchCommandOptions& options) {
   LoadedModel loaded = load_model(options.model);
   EngineConfig engine_config;
   engine_config.scheduler = options.scheduler;
+  engine_config.cache = options.cache;
   engine_config.context_size = options.model.context_size;
   LLMEngine engine(std::shared_ptr<const Model>(std::move(loaded.model)),
                    std::shared_ptr<const Tokenizer>(std::move(loaded.tokenizer)), engine_config);
@@ -109,14 +112,8 @@ void add_batch_command(CLI::App& app) {
       ->required();
   command->add_option("--served-model-name", options->model_name,
                       "Model id that request bodies may name (default: the -m path)");
-  command->add_option("--max-num-seqs", options->scheduler.max_num_seqs,
-                      "Requests running at once (KV cache sequence slots); more requests wait")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
-  command->add_option("--max-num-batched-tokens", options->scheduler.max_num_batched_tokens,
-                      "Token rows per forward pass; longer prompts are prefilled in chunks of this size")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
+  add_scheduler_options(*command, options->scheduler, "Requests running at once; more requests wait");
+  add_cache_options(*command, options->cache);
   command->callback([options]() { run_batch_command(*options); });
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "cli/engine_options.h"
 #include "cli/model_options.h"
 #include "cli/progress.h"
 #include "core/error.h"
@@ -24,6 +25,7 @@ struct GenDataOptions {
   SamplingParams sampling;
   int64_t max_tokens = 256;
   SchedulerConfig scheduler;
+  CacheConfig cache;
 };
 
 // One input conversation and the assistant message generated for it, as it streams in.
@@ -196,6 +198,7 @@ void run_gen_data(GenDataOptions& options) {
 
   EngineConfig engine_config;
   engine_config.scheduler = options.scheduler;
+  engine_config.cache = options.cache;
   engine_config.context_size = choose_context_size(options, loaded.model->config(), jobs);
   LLMEngine engine(std::shared_ptr<const Model>(std::move(loaded.model)),
                    std::shared_ptr<const Tokenizer>(std::move(loaded.tokenizer)), engine_config);
@@ -228,13 +231,8 @@ void add_gen_data_command(CLI::App& app) {
   command->add_option("--max-tokens", options->max_tokens, "Maximum number of generated tokens per answer")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 30));
-  command->add_option("--max-num-seqs", options->scheduler.max_num_seqs, "Requests generated at once (batch size)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
-  command->add_option("--max-num-batched-tokens", options->scheduler.max_num_batched_tokens,
-                      "Token rows per forward pass; longer prompts are prefilled in chunks of this size")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
+  add_scheduler_options(*command, options->scheduler, "Requests generated at once (batch size)");
+  add_cache_options(*command, options->cache);
   command->callback([options]() { run_gen_data(*options); });
 }
 

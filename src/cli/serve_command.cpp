@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/engine_options.h"
 #include "cli/model_options.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -74,21 +75,6 @@ void run_serve(ServeOptions& options) {
   signal_thread.join();
 }
 
-void add_cache_options(CLI::App& command, CacheConfig& cache) {
-  command.add_option("--block-size", cache.block_size, "Tokens per KV cache block")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 16));
-  command.add_option("--kv-cache-memory", cache.kv_cache_memory,
-                     "KV cache size: GiB when 1 or more (e.g. 2), else a fraction of the RAM (e.g. 0.25)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  command.add_option("--num-gpu-blocks-override", cache.num_blocks,
-                     "Number of KV cache blocks, replacing the --kv-cache-memory budget (vLLM's name; the "
-                     "blocks are in RAM here)")
-      ->check(CLI::Range(int64_t{1}, int64_t{INT32_MAX}));
-  command.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", cache.enable_prefix_caching,
-                   "Reuse the KV cache blocks of prompt prefixes seen before (on by default)");
-}
 
 }  // namespace
 
@@ -104,14 +90,7 @@ void add_serve_command(CLI::App& app) {
                       "Require this key as 'Authorization: Bearer KEY' on every route but /health");
   command->add_option("--served-model-name", options->server.model_name,
                       "Model id in /v1/models and in requests (default: the -m path)");
-  command->add_option("--max-num-seqs", options->scheduler.max_num_seqs,
-                      "Requests running at once; more requests wait")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
-  command->add_option("--max-num-batched-tokens", options->scheduler.max_num_batched_tokens,
-                      "Token rows per forward pass; longer prompts are prefilled in chunks of this size")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
+  add_scheduler_options(*command, options->scheduler, "Requests running at once; more requests wait");
   add_cache_options(*command, options->cache);
   command->add_option("--shutdown-timeout", options->shutdown_timeout,
                       "Seconds in-flight requests get to finish after SIGINT or SIGTERM before they are aborted")

@@ -1,0 +1,33 @@
+#include "cli/engine_options.h"
+
+#include <climits>
+
+namespace swiftkv {
+
+void add_scheduler_options(CLI::App& command, SchedulerConfig& scheduler, const std::string& max_num_seqs_help) {
+  command.add_option("--max-num-seqs", scheduler.max_num_seqs, max_num_seqs_help)
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 30));
+  command.add_option("--max-num-batched-tokens", scheduler.max_num_batched_tokens,
+                     "Token rows per forward pass; longer prompts are prefilled in chunks of this size")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 30));
+}
+
+void add_cache_options(CLI::App& command, CacheConfig& cache) {
+  command.add_option("--block-size", cache.block_size, "Tokens per KV cache block")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  command.add_option("--kv-cache-memory", cache.kv_cache_memory,
+                     "KV cache size: GiB when 1 or more (e.g. 2), else a fraction of the RAM (e.g. 0.25)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command.add_option("--num-gpu-blocks-override", cache.num_blocks,
+                     "Number of KV cache blocks, replacing the --kv-cache-memory budget (vLLM's name; the "
+                     "blocks are in RAM here)")
+      ->check(CLI::Range(int64_t{1}, int64_t{INT32_MAX}));
+  command.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", cache.enable_prefix_caching,
+                   "Reuse the KV cache blocks of prompt prefixes seen before (on by default)");
+}
+
+}  // namespace swiftkv

@@ -1,0 +1,19 @@
+// Options of the commands that run requests through the serving engine
+// (serve, batch, gen-data): the scheduler's limits and the paged KV cache.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "engine/llm_engine.h"
+
+namespace swiftkv {
+
+// Registers --max-num-seqs (described by `max_num_seqs_help`) and
+// --max-num-batched-tokens.
+void add_scheduler_options(CLI::App& command, SchedulerConfig& scheduler, const std::string& max_num_seqs_help);
+
+// Registers --block-size, --kv-cache-memory, --num-gpu-blocks-override and
+// --enable-prefix-caching / --no-enable-prefix-caching.
+void add_cache_options(CLI::App& command, CacheConfig& cache);
+
+}  // namespace swiftkv
