@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/attention_prefill.h"
 #include "kernels/attention_simd.h"
 #include "kernels/ops_ref.h"
 
@@ -13,6 +14,7 @@ namespace swiftkv {
 namespace {
 
 using attention_detail::KvGroupTask;
+using attention_detail::PrefillRun;
 using attention_detail::QueryHead;
 
 // Query heads per task. Every head of a task reads each K/V tile once it is
@@ -24,6 +26,16 @@ constexpr int64_t kMaxHeadsPerTask = 16;
 // Below this many multiply-adds a call runs on the calling thread, because
 // waking the OpenMP team costs more than the work.
 constexpr int64_t kMinParallelMultiplyAdds = int64_t{1} << 18;
+
+// Rows of one sequence from which the AMX prefill kernel runs them. Measured
+// with H 32, HKV 8, DH 64, n from 64 to 2048 and 2 threads on a Sapphire
+// Rapids class machine: both kernels took the same time for 2 rows, AMX was
+// faster from 3 rows, and the float32 kernel was 1.5x faster for 1 row.
+// NOTE: a prompt chunk of a single row (the token budget of a step nearly
+// used up by other sequences) runs the float32 kernel while a longer chunk
+// of the same prompt would run bf16 AMX, so such a row's result can differ by
+// the bf16 rounding (about 3e-3 relative) with the batch it is scheduled in.
+constexpr int64_t kMinPrefillRows = 2;
 
 // Rows [first, first + count) of one sequence that share a task.
 struct RowBlock {
@@ -104,17 +116,10 @@ void attention_rows_scalar(const AttentionRow* rows, int64_t count, int64_t row_
   }
 }
 
-}  // namespace
-
-void attention_rows(const AttentionRow* rows, int64_t count, int64_t row_stride, int64_t H, int64_t HKV,
-                    int64_t DH, CpuLevel level) {
-  check_shapes(rows, count, row_stride, H, HKV, DH);
+// Runs rows with the tiled float32 kernels of attention_tile.h.
+void attention_rows_tiled(const AttentionRow* rows, int64_t count, int64_t row_stride, int64_t H, int64_t HKV,
+                          int64_t DH, CpuLevel level, bool parallel) {
   if (count == 0) return;
-
-  int64_t multiply_adds = 0;
-  for (int64_t r = 0; r < count; ++r) multiply_adds += 2 * rows[r].n * H * DH;
-  const bool parallel = multiply_adds >= kMinParallelMultiplyAdds;
-
   // The vector kernels load whole vectors of a head, so DH must be a multiple
   // of the vector width; AVX-512 with DH % 16 == 8 uses the AVX2 kernel.
   if (level == CpuLevel::kScalar || DH % 8 != 0) {
@@ -166,6 +171,53 @@ void attention_rows(const AttentionRow* rows, int64_t count, int64_t row_stride,
       attend(task);
     }
   }
+}
+
+// True when rows a and b read the same cache (rows of one sequence).
+bool same_sequence(const AttentionRow& a, const AttentionRow& b) {
+  return a.keys == b.keys && a.values == b.values && a.block_table == b.block_table &&
+         a.block_size == b.block_size && a.block_stride == b.block_stride;
+}
+
+// Sends runs of at least kMinPrefillRows consecutive rows of one sequence to
+// the AMX prefill kernel and copies the other rows into `rest`.
+void attend_prefill_runs(const AttentionRow* rows, int64_t count, int64_t row_stride, int64_t H, int64_t HKV,
+                         int64_t DH, bool parallel, std::vector<AttentionRow>& rest) {
+  std::vector<PrefillRun> runs;
+  for (int64_t first = 0; first < count;) {
+    int64_t end = first + 1;
+    while (end < count && same_sequence(rows[end], rows[first])) ++end;
+    if (end - first >= kMinPrefillRows) {
+      runs.push_back({rows + first, end - first});
+    } else {
+      rest.insert(rest.end(), rows + first, rows + end);
+    }
+    first = end;
+  }
+  if (!runs.empty()) {
+    attention_detail::attend_prefill_amx(runs.data(), static_cast<int64_t>(runs.size()), row_stride, H, HKV, DH,
+                                         parallel);
+  }
+}
+
+}  // namespace
+
+void attention_rows(const AttentionRow* rows, int64_t count, int64_t row_stride, int64_t H, int64_t HKV,
+                    int64_t DH, CpuLevel level) {
+  check_shapes(rows, count, row_stride, H, HKV, DH);
+  if (count == 0) return;
+
+  int64_t multiply_adds = 0;
+  for (int64_t r = 0; r < count; ++r) multiply_adds += 2 * rows[r].n * H * DH;
+  const bool parallel = multiply_adds >= kMinParallelMultiplyAdds;
+
+  if (level >= CpuLevel::kAmx && DH % 32 == 0) {
+    std::vector<AttentionRow> rest;
+    attend_prefill_runs(rows, count, row_stride, H, HKV, DH, parallel, rest);
+    attention_rows_tiled(rest.data(), static_cast<int64_t>(rest.size()), row_stride, H, HKV, DH, level, parallel);
+    return;
+  }
+  attention_rows_tiled(rows, count, row_stride, H, HKV, DH, level, parallel);
 }
 
 }  // namespace swiftkv

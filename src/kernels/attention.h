@@ -29,6 +29,10 @@ struct AttentionRow {
 // Runs `count` independent rows (threaded over rows and heads) with the
 // kernel of `level`: a tiled online-softmax (flash-style) kernel for AVX2 and
 // above, attention_row_ref for kScalar. Every row needs n >= 1.
+// At kAmx with DH % 32 == 0, 2 or more consecutive rows of one sequence
+// (a prefill chunk) run as bf16 AMX tile products with float32 accumulation
+// and softmax (relative error about 3e-3); a row's result there does not
+// depend on the other rows of the call. Other rows run the float32 kernels.
 // The vector kernels need DH % 8 == 0 (other DH runs attention_row_ref), and
 // AVX-512 runs the AVX2 kernel when DH % 16 == 8. Consecutive rows with the
 // same keys, values and block table pointers (prefill rows of one sequence)
