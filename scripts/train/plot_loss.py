@@ -2,6 +2,7 @@
 """Plot distillation loss curves from train_log.jsonl files as one SVG.
 
 Usage: plot_loss.py OUT.svg LABEL=path/to/train_log.jsonl [LABEL=...]
+(the last "=" of each argument separates the label from the path)
 
 Each run is drawn as its total loss per optimizer step, normalised by the
 run's first-step loss so runs of different models share one axis. Only the
@@ -34,7 +35,7 @@ def polyline(losses, max_steps, y_max, colour):
 def main():
     if len(sys.argv) < 3 or any("=" not in arg for arg in sys.argv[2:]):
         sys.exit(__doc__)
-    runs = [(arg.split("=", 1)[0], read_losses(arg.split("=", 1)[1])) for arg in sys.argv[2:]]
+    runs = [(arg.rsplit("=", 1)[0], read_losses(arg.rsplit("=", 1)[1])) for arg in sys.argv[2:]]
     runs = [(label, losses) for label, losses in runs if losses]
     if not runs:
         sys.exit("no steps in the given logs")
