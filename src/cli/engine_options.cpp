@@ -4,6 +4,17 @@
 
 namespace swiftkv {
 
+void add_temperature_options(CLI::App& command, SamplingParams& sampling, const std::string& temperature_help) {
+  command.add_option("--temperature,--temp", sampling.temperature, temperature_help)->capture_default_str();
+  command.add_option("--top-k", sampling.top_k, "Sample among the k most likely tokens; 0 disables")
+      ->capture_default_str();
+  command.add_option("--top-p", sampling.top_p, "Nucleus sampling: smallest token set with this probability mass, in (0, 1]")
+      ->capture_default_str();
+  command.add_option("--min-p", sampling.min_p,
+                     "Drop tokens whose probability is below min-p times the top token's, in [0, 1]")
+      ->capture_default_str();
+}
+
 void add_scheduler_options(CLI::App& command, SchedulerConfig& scheduler, const std::string& max_num_seqs_help) {
   command.add_option("--max-num-seqs", scheduler.max_num_seqs, max_num_seqs_help)
       ->capture_default_str()

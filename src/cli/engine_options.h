@@ -1,16 +1,22 @@
-// Options of the commands that run requests through the serving engine
-// (serve, batch, gen-data): the scheduler's limits and the paged KV cache.
+// Options shared by the commands that generate text: sampling, and for the
+// serving engine (serve, batch, gen-data) the scheduler's limits and the
+// paged KV cache.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
 #include "engine/llm_engine.h"
+#include "engine/sampler.h"
 
 namespace swiftkv {
 
 // Registers --max-num-seqs (described by `max_num_seqs_help`) and
 // --max-num-batched-tokens.
 void add_scheduler_options(CLI::App& command, SchedulerConfig& scheduler, const std::string& max_num_seqs_help);
+
+// Registers --temperature (described by `temperature_help`), --top-k,
+// --top-p and --min-p.
+void add_temperature_options(CLI::App& command, SamplingParams& sampling, const std::string& temperature_help);
 
 // Registers --block-size, --kv-cache-memory, --num-gpu-blocks-override and
 // --enable-prefix-caching / --no-enable-prefix-caching.

@@ -48,16 +48,9 @@ struct GenDataCounts {
 };
 
 void add_gen_data_sampling_options(CLI::App& command, SamplingParams& sampling) {
-  command.add_option("--temperature,--temp", sampling.temperature,
-                     "Sampling temperature; 1 samples the model's own distribution, 0 picks the most likely token (greedy)")
-      ->capture_default_str();
-  command.add_option("--top-k", sampling.top_k, "Sample among the k most likely tokens; 0 disables")
-      ->capture_default_str();
-  command.add_option("--top-p", sampling.top_p, "Nucleus sampling: smallest token set with this probability mass, in (0, 1]")
-      ->capture_default_str();
-  command.add_option("--min-p", sampling.min_p,
-                     "Drop tokens whose probability is below min-p times the top token's, in [0, 1]")
-      ->capture_default_str();
+  add_temperature_options(
+      command, sampling,
+      "Sampling temperature; 1 samples the model's own distribution, 0 picks the most likely token (greedy)");
   command.add_option("--seed", sampling.seed,
                      "Random seed; the request of input line N samples with seed + N, so its draws do not "
                      "depend on the other requests")

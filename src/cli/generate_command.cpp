@@ -5,6 +5,7 @@
 
 #include "cli/chat_format.h"
 #include "cli/commands.h"
+#include "cli/engine_options.h"
 #include "cli/model_options.h"
 #include "core/error.h"
 #include "engine/generator.h"
@@ -25,16 +26,7 @@ struct GenerateCommandOptions {
 void add_sampling_options(CLI::App& command, GenerateOptions& options) {
   SamplingParams& sampling = options.sampling;
   sampling.temperature = 0.0f;
-  command.add_option("--temperature,--temp", sampling.temperature,
-                     "Sampling temperature; 0 picks the most likely token (greedy)")
-      ->capture_default_str();
-  command.add_option("--top-k", sampling.top_k, "Sample among the k most likely tokens; 0 disables")
-      ->capture_default_str();
-  command.add_option("--top-p", sampling.top_p, "Nucleus sampling: smallest token set with this probability mass, in (0, 1]")
-      ->capture_default_str();
-  command.add_option("--min-p", sampling.min_p,
-                     "Drop tokens whose probability is below min-p times the top token's, in [0, 1]")
-      ->capture_default_str();
+  add_temperature_options(command, sampling, "Sampling temperature; 0 picks the most likely token (greedy)");
   command.add_option("--repeat-penalty", sampling.repetition_penalty,
                      "Repetition penalty for tokens already in the prompt or output; 1 disables")
       ->capture_default_str();

@@ -1,5 +1,7 @@
 #include "train/conversation.h"
 
+#include "train/jsonl_reader.h"
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -11,7 +13,6 @@ namespace swiftkv {
 namespace {
 
 // Skipped lines logged one by one; the rest only appear in the count.
-constexpr size_t kMaxLoggedSkips = 20;
 
 bool is_known_role(const std::string& role) { return role == "system" || role == "user" || role == "assistant"; }
 
@@ -66,14 +67,6 @@ size_t common_prefix_length(const std::vector<int32_t>& a, const std::vector<int
 
 }  // namespace
 
-std::string describe_json_error(const nlohmann::json::parse_error& error) {
-  std::string message = error.what();
-  for (char& c : message) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-  }
-  return "invalid JSON: " + message;
-}
-
 std::optional<std::string> parse_conversation(const nlohmann::json& line, Conversation& out) {
   out.messages.clear();
   if (!line.is_object()) return "the line is not a JSON object";
@@ -99,31 +92,17 @@ std::optional<std::string> parse_conversation(const nlohmann::json& line, Conver
 }
 
 ConversationFile read_conversations_jsonl(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open conversation file '%s'; check the path", path.c_str());
-
   ConversationFile file;
-  std::string text;
-  int64_t line_number = 0;
-  while (std::getline(in, text)) {
-    ++line_number;
-    if (std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); })) continue;
-    std::optional<std::string> reason;
+  const JsonlLineParser parse_line = [&file](const nlohmann::json& line, int64_t line_number) {
     Conversation conversation;
-    try {
-      reason = parse_conversation(nlohmann::json::parse(text), conversation);
-    } catch (const nlohmann::json::parse_error& error) {
-      reason = describe_json_error(error);
+    std::optional<std::string> reason = parse_conversation(line, conversation);
+    if (!reason) {
+      file.conversations.push_back(std::move(conversation));
+      file.line_numbers.push_back(line_number);
     }
-    if (reason) {
-      file.skipped.push_back(strprintf("%s:%lld: %s", path.c_str(), static_cast<long long>(line_number),
-                                       reason->c_str()));
-      if (file.skipped.size() <= kMaxLoggedSkips) SKV_LOG_WARN("data", "skipped %s", file.skipped.back().c_str());
-      continue;
-    }
-    file.conversations.push_back(std::move(conversation));
-    file.line_numbers.push_back(line_number);
-  }
+    return reason;
+  };
+  read_jsonl(path, "conversation file", parse_line, file.skipped);
   if (!file.skipped.empty()) {
     SKV_LOG_WARN("data", "%s: read %zu conversations, skipped %zu invalid lines", path.c_str(),
                  file.conversations.size(), file.skipped.size());

@@ -17,6 +17,7 @@
 
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
+#include "train/jsonl_reader.h"
 
 namespace swiftkv {
 
@@ -41,10 +42,6 @@ std::optional<std::string> parse_conversation(const nlohmann::json& line, Conver
 // listed in `skipped` and logged as warnings. Throws Error when the file
 // cannot be opened.
 ConversationFile read_conversations_jsonl(const std::string& path);
-
-// The message of a JSON parse error with bytes outside printable ASCII
-// replaced by '?', so an invalid UTF-8 line does not reach the terminal raw.
-std::string describe_json_error(const nlohmann::json::parse_error& error);
 
 // Writes `conversation` as one JSON object, {"messages": [...]}, without a
 // trailing newline.

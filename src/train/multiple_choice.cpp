@@ -1,5 +1,7 @@
 #include "train/multiple_choice.h"
 
+#include "train/jsonl_reader.h"
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -16,7 +18,6 @@
 namespace swiftkv {
 namespace {
 
-constexpr size_t kMaxLoggedSkips = 20;
 
 std::optional<std::string> parse_question(const nlohmann::json& line, MultipleChoiceQuestion& out) {
   if (!line.is_object()) return "the line is not a JSON object";
@@ -67,30 +68,14 @@ double share(int64_t count, int64_t total) {
 }  // namespace
 
 MultipleChoiceFile read_multiple_choice_jsonl(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open task file '%s'; check the path", path.c_str());
-
   MultipleChoiceFile file;
-  std::string text;
-  int64_t line_number = 0;
-  while (std::getline(in, text)) {
-    ++line_number;
-    if (std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); })) continue;
+  const JsonlLineParser parse_line = [&file](const nlohmann::json& line, int64_t /*line_number*/) {
     MultipleChoiceQuestion question;
-    std::optional<std::string> reason;
-    try {
-      reason = parse_question(nlohmann::json::parse(text), question);
-    } catch (const nlohmann::json::parse_error& error) {
-      reason = describe_json_error(error);
-    }
-    if (reason) {
-      file.skipped.push_back(strprintf("%s:%lld: %s", path.c_str(), static_cast<long long>(line_number),
-                                       reason->c_str()));
-      if (file.skipped.size() <= kMaxLoggedSkips) SKV_LOG_WARN("data", "skipped %s", file.skipped.back().c_str());
-      continue;
-    }
-    file.questions.push_back(std::move(question));
-  }
+    std::optional<std::string> reason = parse_question(line, question);
+    if (!reason) file.questions.push_back(std::move(question));
+    return reason;
+  };
+  read_jsonl(path, "task file", parse_line, file.skipped);
   if (!file.skipped.empty()) {
     SKV_LOG_WARN("data", "%s: read %zu questions, skipped %zu invalid lines", path.c_str(), file.questions.size(),
                  file.skipped.size());
