@@ -116,7 +116,7 @@ TEST_F(CliTrainData, SmolLM2UsesChatTemplate) {
   EXPECT_NE(answer.find("Paris"), std::string::npos) << answer;
   EXPECT_EQ(answer.find("<|im_"), std::string::npos) << answer;
 
-  // The answer plus <|im_end|> are the scored tokens.
+  // The response plus <|im_end|> are the scored tokens.
   const auto eval = run_swiftkv("eval " + model + " -d " + quote(output) + " --json");
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   const nlohmann::json metrics = nlohmann::json::parse(eval.out);

@@ -30,11 +30,13 @@ def main():
     parser.add_argument("--prompt", default="Once upon a time")
     parser.add_argument("--tokens", type=int, default=24)
     args = parser.parse_args()
+
     setup_determinism(1)
     with open(os.path.join(args.dir, "config.json")) as f:
         config_dict = json.load(f)
     if config_dict.get("model_type") != "llama_swiftkv":
         sys.exit(f"{args.dir}: model_type is {config_dict.get('model_type')}, expected llama_swiftkv")
+
     config = llama_config_from_dict(config_dict)
     model = SwiftKVForCausalLM(config).to(torch.float32)
     state = load_file(os.path.join(args.dir, "model.safetensors"))
@@ -45,6 +47,7 @@ def main():
     if missing or result.unexpected_keys:
         print(f"missing: {missing}\nunexpected: {result.unexpected_keys}")
         return 1
+
     tokenizer = Tokenizer.from_file(os.path.join(args.dir, "tokenizer.json"))
     ids = tokenizer.encode(args.prompt).ids
     prompt_length = len(ids)

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Generate the golden values of the distillation trainer with PyTorch autograd.
 
-The student and teacher are the reference SwiftKV model of swiftkv_model.py
-(built on transformers' Llama modules) loaded from a tiny random
-llama_swiftkv checkpoint: the teacher runs with SwiftKV off and no gradients,
-the student with SwiftKV on, and only norm_swiftkv, q_proj_swiftkv and the
-group leaders' k/v_proj_swiftkv are trainable (DESIGN.md section 3).
+The student and teacher are the reference SwiftKV model of swiftkv_model.py,
+built on transformers' Llama modules and loaded from a tiny random
+llama_swiftkv checkpoint. The teacher runs with SwiftKV off and no gradients.
+The student runs with SwiftKV on, and only norm_swiftkv, q_proj_swiftkv and
+the group leaders' k/v_proj_swiftkv are trainable.
 
 Each optimizer step accumulates two packed micro-batches (each loss divided
 by 2), clips the gradient to global norm 1.0 and runs AdamW under the linear

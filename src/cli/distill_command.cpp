@@ -1,5 +1,6 @@
 // `swiftkv distill`: knowledge-preserving self-distillation of a SwiftKV
-// checkpoint (DESIGN.md section 3).
+// checkpoint. Its SwiftKV projections learn to reproduce the same checkpoint
+// run with SwiftKV off.
 #include <omp.h>
 
 #include <algorithm>
@@ -117,21 +118,25 @@ void add_distill_command(CLI::App& app) {
       ->required();
   command->add_option("-o,--output", run.out_dir, "Output directory: final model, train_log.jsonl, checkpoint-N")
       ->required();
+
   command->add_option("--max-length", run.max_length, "Tokens per packed sequence; longer conversations are skipped")
       ->capture_default_str();
   command->add_option("--micro-batch-size", run.micro_batch_size, "Packed sequences per micro-batch")->capture_default_str();
   command->add_option("--gradient-accumulation-steps", run.gradient_accumulation_steps,
                       "Micro-batches per optimizer step")
       ->capture_default_str();
+
   command->add_option("--lr", run.adam.lr, "Peak learning rate (AdamW)")->capture_default_str();
   command->add_option("--warmup-ratio", run.warmup_ratio, "Share of the steps with linear warmup")->capture_default_str();
   command->add_option("--epochs", run.epochs, "Passes over the data")->capture_default_str();
+
   command->add_option("--logits-loss-temp", run.loss.temperature, "Temperature of the KL loss")->capture_default_str();
   command->add_option("--hidden-loss-mult", run.loss.hidden_loss_mult,
                       "Weight of the MSE loss on the hidden state entering the last layer")
       ->capture_default_str();
   command->add_flag("--mask-inputs,!--no-mask-inputs", run.loss.mask_inputs,
-                    "KL loss on assistant tokens only (default), or on every token");
+                    "KL loss only on rows that predict assistant tokens (default), or on every row");
+
   command->add_option("--save-every", run.save_every, "Write checkpoint-N every N optimizer steps (0: final model only)")
       ->capture_default_str();
   command->add_option("--resume", run.resume_dir, "Continue from a checkpoint-N directory of an earlier run");

@@ -29,8 +29,8 @@ constexpr int64_t kMinParallelMultiplyAdds = int64_t{1} << 18;
 
 // Rows of one sequence from which the AMX prefill kernel runs them. Measured
 // with H 32, HKV 8, DH 64, n from 64 to 2048 and 2 threads on a Sapphire
-// Rapids class machine: both kernels took the same time for 2 rows, AMX was
-// faster from 3 rows, and the float32 kernel was 1.5x faster for 1 row.
+// Rapids class machine. Both kernels took the same time for 2 rows and AMX
+// was faster from 3 rows, while the float32 kernel was 1.5x faster for 1 row.
 // NOTE: a prompt chunk of a single row (the token budget of a step nearly
 // used up by other sequences) runs the float32 kernel while a longer chunk
 // of the same prompt would run bf16 AMX, so such a row's result can differ by

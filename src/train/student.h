@@ -1,4 +1,4 @@
-// The distillation pair of DESIGN.md section 3 on one checkpoint: the teacher
+// The distillation pair on one checkpoint: the teacher
 // (SwiftKV off, no gradients) and the student (SwiftKV on), with the
 // hand-written backward pass of the student's layers >= K. The student
 // starts from the teacher's h_K, since the first K layers are the same in
