@@ -134,6 +134,17 @@ TEST_F(DistillCommand, ResumeGivesSameLosses) {
                                     quote(dir_ + "/full/checkpoint-3"));
   EXPECT_NE(mismatch.exit_code, 0);
   EXPECT_NE(mismatch.err.find("epochs"), std::string::npos) << mismatch.err;
+
+  const auto other_lr = run_swiftkv(common + " -o " + quote(dir_ + "/bad") + " --lr 1e-3 --resume " +
+                                    quote(dir_ + "/full/checkpoint-3"));
+  EXPECT_NE(other_lr.exit_code, 0);
+  EXPECT_NE(other_lr.err.find("lr"), std::string::npos) << other_lr.err;
+
+  // Resuming into the run's own directory keeps one log line per step.
+  const auto again = run_swiftkv(common + " -o " + quote(dir_ + "/full") + " --resume " +
+                                 quote(dir_ + "/full/checkpoint-3"));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(logged_losses(dir_ + "/full/train_log.jsonl"), losses);
 }
 
 TEST_F(DistillCommand, SkipsBadAndLongLines) {
@@ -169,10 +180,26 @@ TEST_F(DistillCommand, RejectsUnusableInput) {
   EXPECT_NE(no_data.exit_code, 0);
   EXPECT_NE(no_data.err.find("no conversation to train on"), std::string::npos) << no_data.err;
 
+  const auto output_is_file = run_swiftkv("distill -m " + quote(dir_ + "/sk2") + " -d " + quote(dir_ + "/data.jsonl") +
+                                          " -o " + quote(dir_ + "/data.jsonl"));
+  EXPECT_NE(output_is_file.exit_code, 0);
+  EXPECT_NE(output_is_file.err.find("cannot create the output directory"), std::string::npos) << output_is_file.err;
+
+  const auto same_file = run_swiftkv("gen-data -m " + quote(dir_ + "/sk2") + " -i " + quote(dir_ + "/data.jsonl") +
+                                     " -o " + quote(dir_ + "/data.jsonl"));
+  EXPECT_NE(same_file.exit_code, 0);
+  EXPECT_NE(same_file.err.find("is the input file"), std::string::npos) << same_file.err;
+  std::ifstream data(dir_ + "/data.jsonl");
+  EXPECT_TRUE(data.peek() != std::ifstream::traits_type::eof()) << "the input must be left intact";
+
+  const auto empty_eval = run_swiftkv("eval -m " + quote(dir_ + "/sk2") + " -d " + quote(dir_ + "/empty.jsonl"));
+  EXPECT_NE(empty_eval.exit_code, 0);
+  EXPECT_NE(empty_eval.err.find("no valid conversation"), std::string::npos) << empty_eval.err;
+
   const auto bad_lr = run_swiftkv("distill -m " + quote(dir_ + "/sk2") + " -d " + quote(dir_ + "/data.jsonl") +
                                   " -o " + quote(dir_ + "/x") + " --lr -1");
   EXPECT_NE(bad_lr.exit_code, 0);
-  EXPECT_NE(bad_lr.err.find("--lr must be positive"), std::string::npos) << bad_lr.err;
+  EXPECT_NE(bad_lr.err.find("--lr must be a positive finite number"), std::string::npos) << bad_lr.err;
 }
 
 }  // namespace

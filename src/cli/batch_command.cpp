@@ -69,6 +69,7 @@ class ProgressBar {
 };
 
 void run_batch_command(const BatchCommandOptions& options) {
+  check_output_is_not_input(options.input_path, options.output_path);
   const int64_t total = count_request_lines(options.input_path);
   std::ifstream input(options.input_path);
   if (!input) fail("cannot open the batch input file '%s'; check the path", options.input_path.c_str());

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -17,6 +18,7 @@ namespace {
 struct DistillCommandOptions {
   std::string model_path;
   std::string data_path;
+  std::string tokenizer_path;
   int threads = 0;
   DistillOptions run;
 };
@@ -77,7 +79,9 @@ void check_options(const DistillOptions& o) {
   positive(o.gradient_accumulation_steps, "--gradient-accumulation-steps");
   positive(o.epochs, "--epochs");
   if (o.save_every < 0) fail("--save-every must be 0 (final model only) or more, got %lld", static_cast<long long>(o.save_every));
-  if (!(o.adam.lr > 0.0f)) fail("--lr must be positive, got %g", static_cast<double>(o.adam.lr));
+  if (!(o.adam.lr > 0.0f) || !std::isfinite(o.adam.lr)) {
+    fail("--lr must be a positive finite number, got %g", static_cast<double>(o.adam.lr));
+  }
   if (!(o.warmup_ratio >= 0.0 && o.warmup_ratio < 1.0)) fail("--warmup-ratio must be in [0, 1), got %g", o.warmup_ratio);
   if (!(o.loss.temperature > 0.0f)) fail("--logits-loss-temp must be positive, got %g", static_cast<double>(o.loss.temperature));
   if (!(o.loss.hidden_loss_mult >= 0.0f)) {
@@ -90,7 +94,11 @@ void run_distill(DistillCommandOptions& options) {
   if (options.threads > 0) omp_set_num_threads(options.threads);
   // A resumed run takes its weights from the checkpoint it resumes.
   const std::string source = options.run.resume_dir.empty() ? options.model_path : options.run.resume_dir;
-  const Checkpoint checkpoint = load_checkpoint(source);
+  if (!options.run.resume_dir.empty()) {
+    SKV_LOG_INFO("distill", "--resume: the weights come from %s, not from -m %s", source.c_str(),
+                 options.model_path.c_str());
+  }
+  const Checkpoint checkpoint = load_checkpoint(source, options.tokenizer_path);
   if (!checkpoint.config.swiftkv) {
     fail("%s is not a SwiftKV checkpoint (model_type %s); create one with `swiftkv convert MODEL OUT --swiftkv "
          "--num-key-value-layers K`, then distill OUT",
@@ -114,6 +122,8 @@ void add_distill_command(CLI::App& app) {
       "distill", "Train the SwiftKV projections of a SwiftKV checkpoint to reproduce the original model");
   command->add_option("-m,--model", options->model_path, "SwiftKV checkpoint (from `swiftkv convert --swiftkv`)")
       ->required();
+  command->add_option("--tokenizer", options->tokenizer_path,
+                      "llama2.c tokenizer file (tokenizer.bin); needed only to load a llama2.c checkpoint");
   command->add_option("-d,--data", options->data_path, "JSONL conversations ({\"messages\": [...]}, e.g. from gen-data)")
       ->required();
   command->add_option("-o,--output", run.out_dir, "Output directory: final model, train_log.jsonl, checkpoint-N")

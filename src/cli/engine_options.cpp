@@ -1,8 +1,18 @@
 #include "cli/engine_options.h"
 
 #include <climits>
+#include <filesystem>
+
+#include "core/error.h"
 
 namespace swiftkv {
+
+void check_output_is_not_input(const std::string& input, const std::string& output) {
+  std::error_code error;
+  if (input == output || std::filesystem::equivalent(input, output, error)) {
+    fail("the output file '%s' is the input file; choose another output path", output.c_str());
+  }
+}
 
 void add_temperature_options(CLI::App& command, SamplingParams& sampling, const std::string& temperature_help) {
   command.add_option("--temperature,--temp", sampling.temperature, temperature_help)->capture_default_str();

@@ -14,6 +14,10 @@ namespace swiftkv {
 // --max-num-batched-tokens.
 void add_scheduler_options(CLI::App& command, SchedulerConfig& scheduler, const std::string& max_num_seqs_help);
 
+// Throws Error when `output` names the same file as `input`, since opening
+// the output would erase the input before it is read.
+void check_output_is_not_input(const std::string& input, const std::string& output);
+
 // Registers --temperature (described by `temperature_help`), --top-k,
 // --top-p and --min-p.
 void add_temperature_options(CLI::App& command, SamplingParams& sampling, const std::string& temperature_help);

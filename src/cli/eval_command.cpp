@@ -194,6 +194,13 @@ void run_eval(EvalOptions& options) {
   if (!options.data_path.empty()) conversations = read_conversations_jsonl(options.data_path);
   std::optional<MultipleChoiceFile> task;
   if (!options.task_path.empty()) task = read_multiple_choice_jsonl(options.task_path);
+  if (conversations && conversations->conversations.empty()) {
+    fail("%s has no valid conversation to evaluate; lines must be {\"messages\": [...]} with an assistant reply",
+         options.data_path.c_str());
+  }
+  if (task && task->questions.empty()) {
+    fail("%s has no valid question; lines must be {\"context\", \"choices\", \"gold\"}", options.task_path.c_str());
+  }
 
   const LoadedModel model = load_model(options.model);
   std::optional<LoadedModel> teacher;

@@ -173,6 +173,7 @@ void generate_all(const GenDataOptions& options, LLMEngine& engine, std::vector<
 void run_gen_data(GenDataOptions& options) {
   options.sampling.validate();  // fail before a slow model load
   options.scheduler.validate();
+  check_output_is_not_input(options.input_path, options.output_path);
   ConversationFile file = read_conversations_jsonl(options.input_path);
   GenDataCounts counts;
   counts.skipped = static_cast<int64_t>(file.skipped.size());

@@ -36,11 +36,20 @@ nlohmann::json run_identity(const std::vector<TrainingSequence>& data, const Dis
                             int64_t total_steps) {
   int64_t tokens = 0;
   for (const TrainingSequence& s : data) tokens += static_cast<int64_t>(s.tokens.size());
-  return {{"num_sequences", data.size()},  {"num_tokens", tokens},
-          {"max_length", options.max_length}, {"micro_batch_size", options.micro_batch_size},
+  return {{"num_sequences", data.size()},
+          {"num_tokens", tokens},
+          {"max_length", options.max_length},
+          {"micro_batch_size", options.micro_batch_size},
           {"gradient_accumulation_steps", options.gradient_accumulation_steps},
-          {"epochs", options.epochs},         {"seed", options.seed},
-          {"total_steps", total_steps}};
+          {"epochs", options.epochs},
+          {"seed", options.seed},
+          {"total_steps", total_steps},
+          {"lr", options.adam.lr},
+          {"warmup_ratio", options.warmup_ratio},
+          {"max_grad_norm", options.max_grad_norm},
+          {"logits_loss_temp", options.loss.temperature},
+          {"hidden_loss_mult", options.loss.hidden_loss_mult},
+          {"mask_inputs", options.loss.mask_inputs}};
 }
 
 void check_resume_identity(const nlohmann::json& saved, const nlohmann::json& current, const std::string& dir) {
@@ -52,6 +61,25 @@ void check_resume_identity(const nlohmann::json& saved, const nlohmann::json& cu
            value.dump().c_str());
     }
   }
+}
+
+// Opens the step log for appending after `start` completed steps: lines of
+// later steps, left by an earlier run into the same directory, are dropped so
+// that every step appears once.
+std::ofstream open_step_log(const std::string& path, int64_t start) {
+  std::vector<std::string> kept;
+  if (start > 0) {
+    std::ifstream old(path);
+    std::string line;
+    while (std::getline(old, line)) {
+      const nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
+      if (!entry.is_discarded() && entry.value("step", int64_t{0}) <= start) kept.push_back(line);
+    }
+  }
+  std::ofstream log(path, std::ios::trunc);
+  if (!log) fail("cannot write '%s'; check the permissions of the output directory", path.c_str());
+  for (const std::string& line : kept) log << line << "\n";
+  return log;
 }
 
 std::string format_duration(double seconds) {
@@ -77,17 +105,28 @@ DistillSummary run_distillation(const Checkpoint& checkpoint, const std::vector<
   const auto steps = plan_steps(data, options);
   const auto total_steps = static_cast<int64_t>(steps.size());
   const nlohmann::json identity = run_identity(data, options, total_steps);
+  if (linear_schedule_lr(options.adam.lr, total_steps - 1, total_steps, options.warmup_ratio) == 0.0f) {
+    SKV_LOG_WARN("distill", "the run has %lld optimizer step(s), all inside the learning-rate warmup, so the weights "
+                 "will not change; use more data, fewer --gradient-accumulation-steps or a smaller --warmup-ratio",
+                 static_cast<long long>(total_steps));
+  }
   int64_t start = 0;
   if (!options.resume_dir.empty()) {
     const nlohmann::json saved = load_training_state(options.resume_dir, student.params(), optimizer);
     check_resume_identity(saved, identity, options.resume_dir);
     start = saved.at("step").get<int64_t>();
+    if (start < 0 || start > total_steps) {
+      fail("--resume %s: trainer_state.json has step %lld, outside 0..%lld; resume from an unedited checkpoint-N "
+           "directory",
+           options.resume_dir.c_str(), static_cast<long long>(start), static_cast<long long>(total_steps));
+    }
     SKV_LOG_INFO("distill", "resuming from %s at step %lld of %lld", options.resume_dir.c_str(),
                  static_cast<long long>(start), static_cast<long long>(total_steps));
   }
-  std::filesystem::create_directories(options.out_dir);
-  std::ofstream log(options.out_dir + "/train_log.jsonl", start > 0 ? std::ios::app : std::ios::trunc);
-  if (!log) fail("cannot write '%s/train_log.jsonl'", options.out_dir.c_str());
+  std::error_code error;
+  std::filesystem::create_directories(options.out_dir, error);
+  if (error) fail("cannot create the output directory '%s': %s", options.out_dir.c_str(), error.message().c_str());
+  std::ofstream log = open_step_log(options.out_dir + "/train_log.jsonl", start);
 
   DistillSummary summary;
   summary.total_steps = total_steps;
