@@ -163,6 +163,12 @@ TEST_F(DistillCommand, SkipsBadAndLongLines) {
   EXPECT_NE(result.err.find("mixed.jsonl:2"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("more than --max-length 64"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("1 conversations to train on"), std::string::npos) << result.err;
+
+  // Beyond the model's context a conversation is skipped whatever --max-length says.
+  const auto past_context = run_swiftkv("distill -m " + quote(dir_ + "/sk2") + " -d " + quote(dir_ + "/mixed.jsonl") +
+                                        " --max-length 8192 -o " + quote(dir_ + "/mixed_out2"));
+  ASSERT_EQ(past_context.exit_code, 0) << past_context.err;
+  EXPECT_NE(past_context.err.find("more than the model's context"), std::string::npos) << past_context.err;
 }
 
 TEST_F(DistillCommand, RejectsUnusableInput) {

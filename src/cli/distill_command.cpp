@@ -32,9 +32,10 @@ std::vector<uint8_t> loss_rows(const std::vector<uint8_t>& assistant_mask) {
 }
 
 // Tokenized conversations that can be trained on. Conversations longer than
-// max_length, or without an assistant token, are skipped with a warning.
+// max_length or than the model's context (`max_positions`), or without an
+// assistant token, are skipped with a warning.
 std::vector<TrainingSequence> load_training_data(const std::string& path, const Tokenizer& tokenizer,
-                                                 const DistillOptions& options) {
+                                                 const DistillOptions& options, int64_t max_positions) {
   const ConversationFile file = read_conversations_jsonl(path);
   std::vector<TrainingSequence> data;
   int64_t too_long = 0, no_assistant = 0;
@@ -50,6 +51,13 @@ std::vector<TrainingSequence> load_training_data(const std::string& path, const 
                    static_cast<long long>(options.max_length));
       continue;
     }
+    if (length > max_positions) {
+      ++too_long;
+      SKV_LOG_WARN("distill", "%s:%lld: skipped, %lld tokens is more than the model's context of %lld positions",
+                   path.c_str(), static_cast<long long>(file.line_numbers[i]), static_cast<long long>(length),
+                   static_cast<long long>(max_positions));
+      continue;
+    }
     if (!has_assistant && options.loss.mask_inputs) {
       ++no_assistant;
       SKV_LOG_WARN("distill", "%s:%lld: skipped, the conversation has no assistant tokens to train on",
@@ -58,7 +66,7 @@ std::vector<TrainingSequence> load_training_data(const std::string& path, const 
     }
     data.push_back({std::move(tokenized.tokens), loss_rows(tokenized.assistant_mask)});
   }
-  SKV_LOG_INFO("distill", "%zu conversations to train on from %s (%zu bad lines, %lld longer than --max-length, "
+  SKV_LOG_INFO("distill", "%zu conversations to train on from %s (%zu bad lines, %lld too long, "
                "%lld without assistant tokens skipped)",
                data.size(), path.c_str(), file.skipped.size(), static_cast<long long>(too_long),
                static_cast<long long>(no_assistant));
@@ -105,7 +113,7 @@ void run_distill(DistillCommandOptions& options) {
          source.c_str(), checkpoint.config.model_type.c_str());
   }
   const auto tokenizer = make_tokenizer(checkpoint.vocab);
-  const std::vector<TrainingSequence> data = load_training_data(options.data_path, *tokenizer, options.run);
+  const std::vector<TrainingSequence> data = load_training_data(options.data_path, *tokenizer, options.run, checkpoint.config.max_position_embeddings);
   const DistillSummary summary = run_distillation(checkpoint, data, options.run);
   SKV_LOG_INFO("distill", "%lld steps, %lld tokens in %.1f s (%.0f tokens/s), activations %.2f GiB; model written to %s",
                static_cast<long long>(summary.steps), static_cast<long long>(summary.tokens), summary.seconds,
