@@ -9,6 +9,8 @@
 #include "engine/bench.h"
 #include "engine/bench_checkpoint.h"
 #include "formats/checkpoint.h"
+#include "model/model.h"
+#include "model/random_weights.h"
 #include "test_util.h"
 
 namespace swiftkv {
@@ -116,16 +118,40 @@ TEST(InitRandom, CommandRejectsBadDtype) {
   std::filesystem::remove_all(dir);
 }
 
+// Intermediate size 64 keeps every K a multiple of the 32-wide packing
+// block, so packed sizes are exact multiples of the weight counts.
+std::unique_ptr<Model> tiny_model(bool swiftkv, bool use_swiftkv, WeightFormat format, DType source) {
+  ModelConfig config = tiny_config(swiftkv);
+  config.intermediate_size = 64;
+  ModelWeights weights = random_weights(config, 5);
+  for (LayerWeights& layer : weights.layers) {
+    for (Weight* weight : {&layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.o_proj, &layer.gate_proj,
+                           &layer.up_proj, &layer.down_proj, &layer.q_proj_swiftkv, &layer.k_proj_swiftkv,
+                           &layer.v_proj_swiftkv}) {
+      weight->source_dtype = source;
+    }
+  }
+  weights.embed_tokens.source_dtype = source;
+  return std::make_unique<Model>(config, std::move(weights), use_swiftkv, format);
+}
+
 TEST(DecodeWeightBytes, CountsSwiftKVLeadersOnly) {
-  const ModelConfig config = tiny_config(true);
-  const double D = 32, F = 48, q = 32, kv = 16, V = 64;
+  const double D = 32, F = 64, q = 32, kv = 16, V = 64;
   const double per_layer = 2 * q * D + 3 * D * F;
   // Off: every layer's k/v. On: layers 0-1 and the leader of {2, 3}.
   const double off = V * D + 4 * per_layer + 4 * 2 * kv * D;
   const double on = V * D + 4 * per_layer + 3 * 2 * kv * D;
-  EXPECT_DOUBLE_EQ(decode_weight_bytes(config, false, WeightFormat::kF32), 4 * off);
-  EXPECT_DOUBLE_EQ(decode_weight_bytes(config, true, WeightFormat::kBF16), 2 * on);
-  EXPECT_DOUBLE_EQ(decode_weight_bytes(config, true, WeightFormat::kInt8), 1.125 * on);
+  const auto bytes = [](bool use_swiftkv, WeightFormat format, DType source) {
+    return static_cast<double>(tiny_model(true, use_swiftkv, format, source)->decode_weight_bytes());
+  };
+  EXPECT_DOUBLE_EQ(bytes(false, WeightFormat::kF32, DType::kF32), 4 * off);
+  EXPECT_DOUBLE_EQ(bytes(true, WeightFormat::kBF16, DType::kF32), 2 * on);
+  EXPECT_DOUBLE_EQ(bytes(true, WeightFormat::kInt8, DType::kF32), 1.125 * on);
+  EXPECT_DOUBLE_EQ(bytes(true, WeightFormat::kQ4, DType::kF32), 0.75 * on);
+  // auto: q4 for Q4_0/Q4_1 tensors, int8 for Q8_0, bf16 for float ones.
+  EXPECT_DOUBLE_EQ(bytes(true, WeightFormat::kAuto, DType::kQ4_1), 0.75 * on);
+  EXPECT_DOUBLE_EQ(bytes(false, WeightFormat::kAuto, DType::kQ8_0), 1.125 * off);
+  EXPECT_DOUBLE_EQ(bytes(true, WeightFormat::kAuto, DType::kBF16), 2 * on);
 }
 
 // Small enough for a test: two prompt lengths, two batch sizes, one context.

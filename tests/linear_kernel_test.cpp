@@ -2,11 +2,14 @@
 // compared with linear_ref on the same (rounded or quantized) weights.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
 
+#include "core/dtype.h"
+#include "core/error.h"
 #include "kernels/cpu_features.h"
 #include "kernels/linear.h"
 #include "kernels/linear_bench.h"
@@ -32,6 +35,19 @@ constexpr double kOnednnTol = 5e-3;
 //   dot product can cancel to near zero and make any relative bound fail.
 constexpr double kBf16FormatTol = 1e-2;
 constexpr double kInt8FormatTol = 2e-2;
+// q4 keeps 16 levels per block of 32: steps of (max - min) / 15, about 0.4
+// standard deviations for normal weights, so outputs move by about 6%.
+constexpr double kQ4FormatTol = 0.12;
+
+double format_tolerance(WeightFormat format) {
+  switch (format) {
+    case WeightFormat::kBF16: return kBf16FormatTol;
+    case WeightFormat::kInt8: return kInt8FormatTol;
+    default: return kQ4FormatTol;
+  }
+}
+
+constexpr WeightFormat kPackedFormats[] = {WeightFormat::kBF16, WeightFormat::kInt8, WeightFormat::kQ4};
 
 std::vector<float> random_floats(int64_t count, std::mt19937& rng) {
   std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -53,8 +69,10 @@ double relative_error(const float* out, const float* ref, int64_t count) {
 
 using testing::supported_levels;
 
+// bf16, int8 and q4 layers all hand prompt-sized batches to oneDNN (int8
+// and q4 on a bf16 copy of their quantized values).
 bool uses_onednn(WeightFormat format, CpuLevel level, int64_t T) {
-  return format == WeightFormat::kBF16 && T >= bf16_onednn_min_rows(level);
+  return format != WeightFormat::kF32 && T >= bf16_onednn_min_rows(level);
 }
 
 // Runs layer.forward on x[T, K] copied to an address one float past a
@@ -96,7 +114,7 @@ TEST_F(LinearKernelTest, AllFormatsMatchReference) {
   const int64_t Ns[] = {1, 7, 33, 577};
   const int64_t Ks[] = {1, 31, 33, 576, 1000};
   const int64_t Ts[] = {1, 2, 3, 5, 17, 64, 129};
-  for (WeightFormat format : {WeightFormat::kBF16, WeightFormat::kInt8}) {
+  for (WeightFormat format : kPackedFormats) {
     double worst_stored = 0.0, worst_onednn = 0.0, worst_format = 0.0;
     for (CpuLevel level : supported_levels()) {
       for (int64_t N : Ns) {
@@ -120,7 +138,7 @@ TEST_F(LinearKernelTest, AllFormatsMatchReference) {
             const double format_err = relative_error(out.data(), ref_original.data(), T * N);
             const bool onednn = uses_onednn(format, level, T);
             const double tol = onednn ? kOnednnTol : kStoredWeightsTol;
-            const double format_tol = format == WeightFormat::kBF16 ? kBf16FormatTol : kInt8FormatTol;
+            const double format_tol = format_tolerance(format);
             EXPECT_LT(err, tol) << weight_format_name(format) << " " << cpu_level_name(level) << " N=" << N
                                 << " K=" << K << " T=" << T;
             (onednn ? worst_onednn : worst_stored) = std::max(onednn ? worst_onednn : worst_stored, err);
@@ -142,7 +160,7 @@ TEST_F(LinearKernelTest, BiasIsAddedPerOutput) {
   std::mt19937 rng(5);
   const int64_t N = 33, K = 40;
   const std::vector<float> W = random_floats(N * K, rng), bias = random_floats(N, rng);
-  for (WeightFormat format : {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8}) {
+  for (WeightFormat format : {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8, WeightFormat::kQ4}) {
     for (CpuLevel level : supported_levels()) {
       for (int64_t T : {int64_t{1}, int64_t{20}}) {
         const std::vector<float> x = random_floats(T * K, rng);
@@ -168,7 +186,7 @@ TEST_F(LinearKernelTest, RowsIndependentOfBatchSize) {
   const std::vector<float> W = random_floats(N * K, rng), bias = random_floats(N, rng);
   const int64_t big_T = 17;
   const std::vector<float> x = random_floats(big_T * K, rng);
-  for (WeightFormat format : {WeightFormat::kBF16, WeightFormat::kInt8}) {
+  for (WeightFormat format : kPackedFormats) {
     for (CpuLevel level : supported_levels()) {
       const auto layer = make_linear(W.data(), bias.data(), N, K, format, level);
       std::vector<float> batch(big_T * N), single(N), batch_of_33(33 * N);
@@ -212,6 +230,33 @@ TEST_F(LinearKernelTest, QuantizedWeightsStayWithinOneStep) {
   EXPECT_EQ(stored[K], 0.0f);
 }
 
+// Weights dequantized from GGUF Q4_1 blocks (f16 scale d and min m, nibbles
+// from llama.cpp's rule: m = min, d = (max - min) / 15) must come back
+// exactly: the decode path then multiplies by the values the file stores.
+TEST_F(LinearKernelTest, Q4KeepsQ4_1ValuesExactly) {
+  std::mt19937 rng(21);
+  const int64_t N = 6, K = 96;
+  const std::vector<float> raw = random_floats(N * K, rng);
+  std::vector<float> W(N * K);
+  for (int64_t b = 0; b < N * K / 32; ++b) {
+    const float* x = raw.data() + b * 32;
+    const auto [lo, hi] = std::minmax_element(x, x + 32);
+    const float d = f16_to_f32(f32_to_f16((*hi - *lo) / 15.0f));
+    const float m = f16_to_f32(f32_to_f16(*lo));
+    for (int64_t j = 0; j < 32; ++j) {
+      const float q = std::clamp(std::round((x[j] - m) / d), 0.0f, 15.0f);
+      W[b * 32 + j] = d * q + m;  // as convert_to_f32 dequantizes Q4_1
+    }
+  }
+  for (CpuLevel level : supported_levels()) {
+    const auto layer = make_linear(W.data(), nullptr, N, K, WeightFormat::kQ4, level);
+    std::vector<float> stored(N * K);
+    layer->unpack_weights(stored.data());
+    EXPECT_EQ(stored, W) << cpu_level_name(level);
+    EXPECT_EQ(layer->weight_bytes(), N * (K / 32) * 24);
+  }
+}
+
 TEST_F(LinearKernelTest, LevelAboveDetectionIsClamped) {
   std::mt19937 rng(11);
   const int64_t N = 9, K = 35, T = 2;
@@ -222,6 +267,31 @@ TEST_F(LinearKernelTest, LevelAboveDetectionIsClamped) {
   EXPECT_EQ(layer->format(), WeightFormat::kBF16);
   EXPECT_EQ(layer->out_features(), N);
   EXPECT_EQ(layer->in_features(), K);
+}
+
+TEST(WeightFormat, AutoKeepsQuantizedTensorsQuantized) {
+  EXPECT_EQ(layer_weight_format(WeightFormat::kAuto, DType::kQ8_0), WeightFormat::kInt8);
+  EXPECT_EQ(layer_weight_format(WeightFormat::kAuto, DType::kQ4_0), WeightFormat::kQ4);
+  EXPECT_EQ(layer_weight_format(WeightFormat::kAuto, DType::kQ4_1), WeightFormat::kQ4);
+  for (DType source : {DType::kF32, DType::kF16, DType::kBF16}) {
+    EXPECT_EQ(layer_weight_format(WeightFormat::kAuto, source), WeightFormat::kBF16) << dtype_name(source);
+  }
+  // An explicit format applies to every tensor.
+  EXPECT_EQ(layer_weight_format(WeightFormat::kBF16, DType::kQ4_1), WeightFormat::kBF16);
+  EXPECT_EQ(layer_weight_format(WeightFormat::kF32, DType::kQ8_0), WeightFormat::kF32);
+}
+
+TEST(WeightFormat, ParsesNamesAndRejectsOthers) {
+  for (WeightFormat format :
+       {WeightFormat::kF32, WeightFormat::kBF16, WeightFormat::kInt8, WeightFormat::kQ4, WeightFormat::kAuto}) {
+    EXPECT_EQ(parse_weight_format(weight_format_name(format)), format);
+  }
+  try {
+    parse_weight_format("q5");
+    FAIL() << "q5 was accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("'q5'"), std::string::npos) << error.what();
+  }
 }
 
 // Prints throughput for the benchmark records; asserts nothing about speed.
@@ -242,7 +312,7 @@ TEST_F(LinearKernelTest, PrintThroughput) {
   }
   for (const Shape& s : {Shape{1, 576, 1536}, Shape{1, 2048, 8192}, Shape{3, 2048, 8192}}) {
     const std::vector<float> W = random_floats(s.N * s.K, rng);
-    for (WeightFormat format : {WeightFormat::kBF16, WeightFormat::kInt8}) {
+    for (WeightFormat format : kPackedFormats) {
       const auto layer = make_linear(W.data(), nullptr, s.N, s.K, format, active_cpu_level());
       const double seconds = measure_linear_seconds(*layer, s.T);
       std::printf("%s [%lld x %lld] x [%lld x %lld]: %.3f ms, %.1f GB/s of weights\n", weight_format_name(format),

@@ -154,15 +154,15 @@ TEST(SwiftKVGolden, SmolLM2ConvertedK15) {
 namespace swiftkv {
 namespace {
 
-// The bf16 fast path: logits within bf16 rounding of the float32 reference,
-// and greedy tokens identical up to the first step whose reference top-2
-// margin is within that measured error (a near-tie bf16 may flip).
-TEST(SmolLM2Golden, FastPathWithinBf16Bound) {
-  if (!testing::file_exists(testing::smollm2_gguf())) GTEST_SKIP() << "run scripts/fetch_model.sh first";
+// The fast path: logits within the format's rounding of the float32
+// reference, and greedy tokens identical up to the first step whose
+// reference top-2 margin is within that measured error (a near-tie the
+// rounding may flip).
+void expect_fast_path_within_bound(WeightFormat format) {
   const std::string dir = golden_dir() + "/smollm2";
   const nlohmann::json index = read_json_file(dir + "/prompts.json");
   const Checkpoint checkpoint = load_checkpoint(testing::smollm2_gguf());
-  const auto model = make_model(checkpoint, /*use_swiftkv=*/false, WeightFormat::kBF16);
+  const auto model = make_model(checkpoint, /*use_swiftkv=*/false, format);
 
   for (const auto& prompt : index.at("prompts")) {
     const std::string name = prompt.at("name").get<std::string>();
@@ -171,7 +171,8 @@ TEST(SmolLM2Golden, FastPathWithinBf16Bound) {
     std::vector<float> logits = prefill(*model, cache, ids, 256);
     const std::vector<float> expected = read_logits_block(dir + "/logits.f32", prompt.at("last_logits"));
     ASSERT_EQ(logits.size(), expected.size()) << name;
-    EXPECT_LT(relative_error(logits.data(), expected.data(), static_cast<int64_t>(expected.size())), 3e-2) << name;
+    const double error = relative_error(logits.data(), expected.data(), static_cast<int64_t>(expected.size()));
+    EXPECT_LT(error, 3e-2) << name << " " << weight_format_name(format);
 
     // Twice the largest logit error seen at the prompt bounds a flip.
     double max_error = 0.0;
@@ -187,9 +188,21 @@ TEST(SmolLM2Golden, FastPathWithinBf16Bound) {
       logits = model->forward({{token, static_cast<int32_t>(ids.size() + step), 0, true}}, cache);
       ++compared;
     }
-    std::printf("%s: bf16 logit error max %.4f, greedy tokens compared %zu of %zu\n", name.c_str(), max_error,
-                compared, greedy.size());
+    std::printf("%s, %s weights: logit error max %.4f, greedy tokens compared %zu of %zu\n", name.c_str(),
+                weight_format_name(format), max_error, compared, greedy.size());
   }
+}
+
+TEST(SmolLM2Golden, FastPathWithinBf16Bound) {
+  if (!testing::file_exists(testing::smollm2_gguf())) GTEST_SKIP() << "run scripts/fetch_model.sh first";
+  expect_fast_path_within_bound(WeightFormat::kBF16);
+}
+
+// The default: int8 for the Q4_1/Q8_0 tensors when decoding, oneDNN on their
+// bf16 copies for the prompt.
+TEST(SmolLM2Golden, DefaultWeightsWithinBound) {
+  if (!testing::file_exists(testing::smollm2_gguf())) GTEST_SKIP() << "run scripts/fetch_model.sh first";
+  expect_fast_path_within_bound(WeightFormat::kAuto);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/model_options.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "engine/bench_report.h"
@@ -19,20 +20,13 @@ struct BenchCommandOptions {
   bool prefill = false;
   bool decode = false;
   bool swiftkv_compare = false;
-  std::string weights = "bf16";
+  std::string weights = "auto";
   int threads = 0;
   int64_t ceiling_matmul_size = 2048;
   std::string json_path;
   std::string chart_path;
   BenchSettings settings;
 };
-
-WeightFormat weight_format_from_name(const std::string& name) {
-  if (name == "f32") return WeightFormat::kF32;
-  if (name == "bf16") return WeightFormat::kBF16;
-  if (name == "int8") return WeightFormat::kInt8;
-  fail("invalid --weights '%s'; pass f32, bf16 or int8", name.c_str());
-}
 
 void write_text_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -59,7 +53,7 @@ void run_bench(const BenchCommandOptions& options) {
   if (options.threads > 0) omp_set_num_threads(options.threads);
   const bool run_prefill = options.prefill || !options.decode;
   const bool run_decode = options.decode || !options.prefill;
-  const WeightFormat format = weight_format_from_name(options.weights);
+  const WeightFormat format = parse_weight_format(options.weights);
 
   const Checkpoint checkpoint = load_checkpoint(options.model_path, options.tokenizer_path);
   const std::vector<bool> modes = swiftkv_modes(options, checkpoint);
@@ -125,10 +119,7 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 30))
       ->capture_default_str();
 
-  command->add_option("--weights", options->weights,
-                      "Weight format of the linear layers: bf16, int8 or f32 (plain reference kernels)")
-      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
-      ->capture_default_str();
+  add_weights_option(*command, options->weights);
   command->add_option("--repeat", settings.repeat, "Timed runs per measurement; the median is reported")
       ->check(CLI::Range(1, 1 << 30))
       ->capture_default_str();

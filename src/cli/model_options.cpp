@@ -20,20 +20,20 @@ void add_model_options(CLI::App& command, ModelOptions& options) {
   command.add_option("--ctx-size", options.context_size,
                      "Context size in tokens (prompt plus output); 0 uses the model's maximum")
       ->check(CLI::Range(0, 1 << 30));
-  command.add_option("--weights", options.weights,
-                     "Weight format of the linear layers: bf16 (fast, default), int8 (per-block scales), "
-                     "or f32 (plain reference kernels)")
-      ->check(CLI::IsMember({"f32", "bf16", "int8"}))
-      ->capture_default_str();
+  add_weights_option(command, options.weights);
   command.add_option("-t,--threads", options.threads, "CPU threads; 0 uses all cores")
       ->check(CLI::Range(0, 1 << 30));
 }
 
-WeightFormat parse_weight_format(const std::string& name) {
-  if (name == "f32") return WeightFormat::kF32;
-  if (name == "int8") return WeightFormat::kInt8;
-  if (name == "bf16") return WeightFormat::kBF16;
-  fail("weight format '%s' is not supported; use f32, bf16 or int8", name.c_str());
+void add_weights_option(CLI::App& command, std::string& weights) {
+  command
+      .add_option("--weights", weights,
+                  "Weight format of the linear layers: auto (q4 for tensors the file stores as Q4_0 or Q4_1, "
+                  "int8 for Q8_0, bf16 for the rest), bf16, int8 (a scale per 32 weights), q4 (a scale and "
+                  "minimum per 32, as Q4_1) or f32 (plain reference kernels). Decode reads this format; "
+                  "prompt batches run oneDNN on bf16 weights")
+      ->check(CLI::IsMember({"auto", "bf16", "int8", "q4", "f32"}))
+      ->capture_default_str();
 }
 
 LoadedModel load_model(const ModelOptions& options) {

@@ -19,7 +19,7 @@ struct ModelOptions {
   bool no_swiftkv = false;
   int64_t context_size = 0;
   int threads = 0;
-  std::string weights = "bf16";  // f32 (reference), bf16 or int8
+  std::string weights = "auto";  // auto, bf16, int8 or f32 (reference)
 };
 
 // Registers -m/--model, --tokenizer, --no-swiftkv, --ctx-size and --threads.
@@ -31,8 +31,8 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
-// Parses a --weights value ("f32", "bf16", "int8").
-WeightFormat parse_weight_format(const std::string& name);
+// Adds --weights (auto, bf16, int8 or f32) bound to `weights`.
+void add_weights_option(CLI::App& command, std::string& weights);
 
 // Loads checkpoint, weights and tokenizer, logging what was loaded. SwiftKV
 // is on for SwiftKV checkpoints unless --no-swiftkv was given.

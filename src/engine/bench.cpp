@@ -118,7 +118,7 @@ std::vector<PrefillResult> bench_prefill(const Model& model, const BenchSettings
 std::vector<DecodeResult> bench_decode(const Model& model, const BenchSettings& settings,
                                        const MachineCeilings& ceilings) {
   const ModelConfig& config = model.config();
-  const double weight_bytes = decode_weight_bytes(config, model.uses_swiftkv(), model.weight_format());
+  const double weight_bytes = static_cast<double>(model.decode_weight_bytes());
   std::vector<DecodeResult> results;
   for (int64_t context : settings.contexts) {
     for (int64_t batch : settings.decode_batch_sizes) {
@@ -184,28 +184,6 @@ std::vector<SwiftKVPrefillRatio> swiftkv_prefill_ratios(const ModelConfig& confi
     }
   }
   return ratios;
-}
-
-double decode_weight_bytes(const ModelConfig& config, bool use_swiftkv, WeightFormat format) {
-  const double D = static_cast<double>(config.hidden_size);
-  const double F = static_cast<double>(config.intermediate_size);
-  const double q_rows = static_cast<double>(config.num_attention_heads * config.head_dim);
-  const double kv_rows = static_cast<double>(config.num_key_value_heads * config.head_dim);
-
-  // Per layer: q, o and the three MLP matrices always; k and v per layer
-  // unless SwiftKV is on, where layers >= K read them from the group
-  // leader's k/v_proj_swiftkv, run once per group.
-  double weights = static_cast<double>(config.vocab_size) * D;
-  for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
-    weights += 2.0 * q_rows * D + 3.0 * D * F;
-    const bool swiftkv_layer = use_swiftkv && layer >= config.num_key_value_layers;
-    if (!swiftkv_layer || swiftkv_leader(config, layer) == layer) weights += 2.0 * kv_rows * D;
-  }
-
-  double bytes_per_weight = 4.0;
-  if (format == WeightFormat::kBF16) bytes_per_weight = 2.0;
-  if (format == WeightFormat::kInt8) bytes_per_weight = 1.0 + 4.0 / 32.0;
-  return weights * bytes_per_weight;
 }
 
 std::string cpu_model_name() {

@@ -83,12 +83,6 @@ std::vector<DecodeResult> bench_decode(const Model& model, const BenchSettings& 
 std::vector<SwiftKVPrefillRatio> swiftkv_prefill_ratios(const ModelConfig& config,
                                                         const std::vector<PrefillResult>& results);
 
-// Linear weight bytes one decode step streams: every projection and MLP
-// matrix the new token runs through plus the LM head, in `format`'s packed
-// size (f32 4 bytes, bf16 2, int8 1 plus a float32 scale per 32). Biases and
-// norms are left out (under 0.1% of the bytes).
-double decode_weight_bytes(const ModelConfig& config, bool use_swiftkv, WeightFormat format);
-
 // "model name" of the first processor in /proc/cpuinfo, or "unknown".
 std::string cpu_model_name();
 

@@ -15,7 +15,7 @@ namespace swiftkv {
 struct BenchReport {
   std::string model_path;
   ModelConfig config;
-  std::string weight_format;  // "f32", "bf16" or "int8"
+  std::string weight_format;  // "auto", "f32", "bf16", "int8" or "q4"
   std::string cpu_level;      // kernels the model ran ("scalar" for f32)
   std::string cpu_name;       // /proc/cpuinfo model name
   int threads = 0;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/dtype.h"
 #include "kernels/cpu_features.h"
 
 namespace swiftkv {
@@ -14,9 +15,17 @@ enum class WeightFormat {
   kF32,   // reference: float32 weights, plain loops (linear_ref)
   kBF16,  // bf16 weights, float32 activations and accumulation
   kInt8,  // int8 weights with one float32 scale per block of 32 (decode of Q8_0 models)
+  kQ4,    // 4-bit weights, a float32 scale and minimum per block of 32 (GGUF Q4_1)
+  // A model-level choice, never a layer's format: kQ4 for tensors the file
+  // stores as Q4_0 or Q4_1, kInt8 for Q8_0 ones, kBF16 for the others.
+  kAuto,
 };
 
 const char* weight_format_name(WeightFormat format);
+// Parses "f32", "bf16", "int8", "q4" or "auto"; throws Error naming the value otherwise.
+WeightFormat parse_weight_format(const std::string& name);
+// The format a layer stored as `source` gets under the model-level `requested`.
+WeightFormat layer_weight_format(WeightFormat requested, DType source);
 
 class LinearWeight {
  public:
@@ -42,7 +51,7 @@ class LinearWeight {
 };
 
 // Packs W[N, K] (float32, row-major) and the optional bias[N] (may be null)
-// for `format`, using the kernels of `level`. The inputs are copied.
+// for `format` (not kAuto), using the kernels of `level`. The inputs are copied.
 std::unique_ptr<LinearWeight> make_linear(const float* W, const float* bias, int64_t N, int64_t K,
                                           WeightFormat format, CpuLevel level);
 

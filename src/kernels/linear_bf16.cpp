@@ -35,7 +35,7 @@ class LinearBF16 final : public LinearWeight {
 
   void forward(const float* x, int64_t T, float* out) const override {
     if (onednn_ != nullptr && T >= bf16_onednn_min_rows(level_)) {
-      forward_onednn(x, T, out);
+      onednn_->forward_f32(x, T, out);
       return;
     }
     LinearKernelArgs args{pad_activations(x, T, K_, Kp_), T, Kp_, bias_.empty() ? nullptr : bias_.data(), N_,
@@ -73,18 +73,6 @@ class LinearBF16 final : public LinearWeight {
       onednn_ = std::make_unique<OnednnBf16Matmul>(plain.data(), bias_.empty() ? nullptr : bias_.data(), N_, K_,
                                                    level_);
     }
-  }
-
-  void forward_onednn(const float* x, int64_t T, float* out) const {
-    // Rows past T stay zero: the primitive computes whole buckets of rows.
-    thread_local std::vector<uint16_t> x_bf16;
-    const int64_t rows = OnednnBf16Matmul::rows_padded(T);
-    x_bf16.resize(rows * K_);
-    std::fill(x_bf16.begin() + T * K_, x_bf16.begin() + rows * K_, 0);
-    uint16_t* dst = x_bf16.data();
-#pragma omp parallel for schedule(static) if (T * K_ >= (int64_t{1} << 16))
-    for (int64_t t = 0; t < T; ++t) f32_to_bf16_avx512(x + t * K_, K_, dst + t * K_);
-    onednn_->forward(x_bf16.data(), T, out);
   }
 
   int64_t Kp_;  // K rounded up to kLinearBlock

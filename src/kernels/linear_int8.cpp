@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
+#include "kernels/linear_bf16.h"
 #include "kernels/linear_kernels.h"
+#include "kernels/linear_onednn.h"
 
 namespace swiftkv {
 namespace {
@@ -24,14 +27,22 @@ class LinearInt8 final : public LinearWeight {
   LinearInt8(const float* W, const float* bias, int64_t N, int64_t K, CpuLevel level)
       : LinearWeight(N, K, WeightFormat::kInt8),
         Kp_((K + kLinearBlock - 1) / kLinearBlock * kLinearBlock),
+        level_(level),
         kernel_(int8_kernel_for(level)) {
     if (bias != nullptr) bias_.assign(bias, bias + N);
     quantize(W);
+    // NOTE: at levels avx512 and amx the layer holds 1.125 + 2 bytes per weight.
+    prompt_copy_ = make_prompt_copy(*this, bias, level_);
   }
 
-  // TODO: prompt-sized T runs the matrix-vector kernel at float32 FMA speed;
-  // dequantizing tiles to bf16 for the oneDNN matmul would be faster there.
+  // Decode batches stream the int8 weights through the matrix-vector kernel;
+  // prompt-sized batches, where that kernel would run at float32 FMA speed,
+  // go to the oneDNN matmul on a bf16 copy of the int8 values.
   void forward(const float* x, int64_t T, float* out) const override {
+    if (prompt_copy_ != nullptr && T >= bf16_onednn_min_rows(level_)) {
+      prompt_copy_->forward_f32(x, T, out);
+      return;
+    }
     LinearKernelArgs args{pad_activations(x, T, K_, Kp_), T, Kp_, bias_.empty() ? nullptr : bias_.data(), N_,
                           out};
     for_each_row_range(N_, T * N_ * Kp_,
@@ -76,10 +87,12 @@ class LinearInt8 final : public LinearWeight {
   }
 
   int64_t Kp_;  // K rounded up to kLinearBlock
+  CpuLevel level_;
   Int8RowsKernel kernel_;
   std::vector<int8_t> packed_;  // [N, Kp]
   std::vector<float> scales_;   // [N, Kp / 32]
   std::vector<float> bias_;     // [N], or empty
+  std::unique_ptr<OnednnBf16Matmul> prompt_copy_;  // null below avx512
 };
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Per-ISA kernels behind the bf16 and int8 linear layers (internal).
+// Per-ISA kernels behind the bf16, int8 and q4 linear layers (internal).
 //
 // Every kernel computes out[t, n] = x[t, :] . W[n, :] (+ bias[n]) for the
 // output rows n in [n0, n1) and all T token rows, on one thread. The callers
@@ -12,6 +12,9 @@
 //         mask, and the matching activations are two contiguous loads.
 //   int8: W[N, Kp] int8 in plain order; scales[N, Kp / 32] float32, and the
 //         weight value is W * scale.
+//   q4:   W[N, Kp / 32] Q4Block, GGUF Q4_1's nibble order with float32 scale
+//         and min: weight k0 + j is q[j] & 15, weight k0 + 16 + j is
+//         q[j] >> 4 (j < 16), and its value is fma(nibble, scale, min).
 // Activations x[T, Kp] are float32 with row stride Kp and zero padding.
 #pragma once
 
@@ -22,6 +25,12 @@
 namespace swiftkv {
 
 inline constexpr int64_t kLinearBlock = 32;  // K block of both layouts
+
+struct Q4Block {
+  float scale;
+  float min;
+  uint8_t q[16];
+};
 
 struct LinearKernelArgs {
   const float* x;     // [T, Kp]
@@ -39,6 +48,12 @@ using Int8RowsKernel = void (*)(const int8_t* W, const float* scales, const Line
 void bf16_rows_scalar(const uint16_t* W, const LinearKernelArgs& args, int64_t n0, int64_t n1);
 void bf16_rows_avx2(const uint16_t* W, const LinearKernelArgs& args, int64_t n0, int64_t n1);
 void bf16_rows_avx512(const uint16_t* W, const LinearKernelArgs& args, int64_t n0, int64_t n1);
+
+using Q4RowsKernel = void (*)(const Q4Block* W, const LinearKernelArgs& args, int64_t n0, int64_t n1);
+
+void q4_rows_scalar(const Q4Block* W, const LinearKernelArgs& args, int64_t n0, int64_t n1);
+void q4_rows_avx2(const Q4Block* W, const LinearKernelArgs& args, int64_t n0, int64_t n1);
+void q4_rows_avx512(const Q4Block* W, const LinearKernelArgs& args, int64_t n0, int64_t n1);
 
 void int8_rows_scalar(const int8_t* W, const float* scales, const LinearKernelArgs& args, int64_t n0,
                       int64_t n1);

@@ -1,4 +1,4 @@
-// AVX2 + FMA kernels of the bf16 and int8 linear layers. This file is
+// AVX2 + FMA kernels of the bf16, int8 and q4 linear layers. This file is
 // compiled with -mavx2 -mfma -mf16c (CMakeLists.txt) and is only called after
 // runtime dispatch has seen level avx2 or higher. Weights are expanded to
 // float32 and multiplied with float32 activations, as in the AVX-512 file.
@@ -82,6 +82,48 @@ void int8_tile(const int8_t* W, const float* scales, const LinearKernelArgs& arg
   store_sums<NR, TR>(acc, args, n, t);
 }
 
+// Half c of a q4 block: bytes 8c..8c+7 hold weights k + 8c + j (low
+// nibbles) and k + 16 + 8c + j (high nibbles).
+template <int NR, int TR>
+void q4_tile(const Q4Block* W, const LinearKernelArgs& args, int64_t n, int64_t t) {
+  __m256 acc[NR][TR];
+  for (int r = 0; r < NR; ++r)
+    for (int i = 0; i < TR; ++i) acc[r][i] = _mm256_setzero_ps();
+  const int64_t blocks = args.Kp / kLinearBlock;
+  const __m256i low_nibble = _mm256_set1_epi32(15);
+
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int c = 0; c < 2; ++c) {
+      const int64_t k = b * kLinearBlock + 8 * c;
+      __m256 x_low[TR], x_high[TR];
+      for (int i = 0; i < TR; ++i) {
+        x_low[i] = _mm256_loadu_ps(args.x + (t + i) * args.Kp + k);
+        x_high[i] = _mm256_loadu_ps(args.x + (t + i) * args.Kp + k + 16);
+      }
+      for (int r = 0; r < NR; ++r) {
+        const Q4Block* block = W + (n + r) * blocks + b;
+        const __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(block->q + 8 * c)));
+        const __m256 scale = _mm256_set1_ps(block->scale);
+        const __m256 min = _mm256_set1_ps(block->min);
+        const __m256 w_low = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(q, low_nibble)), scale, min);
+        const __m256 w_high = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(q, 4)), scale, min);
+        for (int i = 0; i < TR; ++i) {
+          acc[r][i] = _mm256_fmadd_ps(w_low, x_low[i], acc[r][i]);
+          acc[r][i] = _mm256_fmadd_ps(w_high, x_high[i], acc[r][i]);
+        }
+      }
+    }
+  }
+  store_sums<NR, TR>(acc, args, n, t);
+}
+
+template <int NR>
+void q4_rows(const Q4Block* W, const LinearKernelArgs& args, int64_t n) {
+  int64_t t = 0;
+  for (; t + kTokenTile <= args.T; t += kTokenTile) q4_tile<NR, kTokenTile>(W, args, n, t);
+  if (t < args.T) q4_tile<NR, 1>(W, args, n, t);
+}
+
 template <int NR>
 void bf16_rows(const uint16_t* W, const LinearKernelArgs& args, int64_t n) {
   int64_t t = 0;
@@ -97,6 +139,12 @@ void int8_rows(const int8_t* W, const float* scales, const LinearKernelArgs& arg
 }
 
 }  // namespace
+
+void q4_rows_avx2(const Q4Block* W, const LinearKernelArgs& args, int64_t n0, int64_t n1) {
+  int64_t n = n0;
+  for (; n + kRowTile <= n1; n += kRowTile) q4_rows<kRowTile>(W, args, n);
+  for (; n < n1; ++n) q4_rows<1>(W, args, n);
+}
 
 void bf16_rows_avx2(const uint16_t* W, const LinearKernelArgs& args, int64_t n0, int64_t n1) {
   int64_t n = n0;

@@ -1,4 +1,4 @@
-// AVX-512 kernels of the bf16 and int8 linear layers. This file is compiled
+// AVX-512 kernels of the bf16, int8 and q4 linear layers. This file is compiled
 // with AVX-512 flags (CMakeLists.txt) and is only called after runtime
 // dispatch has seen level avx512 or higher.
 //
@@ -93,6 +93,42 @@ void int8_tile(const int8_t* W, const float* scales, const LinearKernelArgs& arg
   store_sums<NR, TR>(acc, args, n, t);
 }
 
+// q4 blocks expand to float32 with one fma per 16 weights, the same
+// instruction count per weight as int8 at two thirds of the bytes.
+template <int NR, int TR>
+void q4_tile(const Q4Block* W, const LinearKernelArgs& args, int64_t n, int64_t t) {
+  __m512 acc[NR][TR];
+  for (int r = 0; r < NR; ++r)
+    for (int i = 0; i < TR; ++i) acc[r][i] = _mm512_setzero_ps();
+  const int64_t blocks = args.Kp / kLinearBlock;
+  const __m512i low_nibble = _mm512_set1_epi32(15);
+
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t k = b * kLinearBlock;
+    __m512 x_low[TR], x_high[TR];
+    for (int i = 0; i < TR; ++i) {
+      const float* x = args.x + (t + i) * args.Kp + k;
+      x_low[i] = _mm512_loadu_ps(x);
+      x_high[i] = _mm512_loadu_ps(x + 16);
+    }
+    for (int r = 0; r < NR; ++r) {
+      const Q4Block* block = W + (n + r) * blocks + b;
+      // Blocks are 24 bytes, so every other block starts a new 64-byte line.
+      if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(block) + 4096, _MM_HINT_T0);
+      const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block->q)));
+      const __m512 scale = _mm512_set1_ps(block->scale);
+      const __m512 min = _mm512_set1_ps(block->min);
+      const __m512 w_low = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, low_nibble)), scale, min);
+      const __m512 w_high = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), scale, min);
+      for (int i = 0; i < TR; ++i) {
+        acc[r][i] = _mm512_fmadd_ps(w_low, x_low[i], acc[r][i]);
+        acc[r][i] = _mm512_fmadd_ps(w_high, x_high[i], acc[r][i]);
+      }
+    }
+  }
+  store_sums<NR, TR>(acc, args, n, t);
+}
+
 // All token rows for NR output rows from n: full token tiles, then one
 // narrower tile for the remainder.
 template <int NR>
@@ -119,7 +155,25 @@ void int8_rows(const int8_t* W, const float* scales, const LinearKernelArgs& arg
   }
 }
 
+template <int NR>
+void q4_rows(const Q4Block* W, const LinearKernelArgs& args, int64_t n) {
+  int64_t t = 0;
+  for (; t + kTokenTile <= args.T; t += kTokenTile) q4_tile<NR, kTokenTile>(W, args, n, t);
+  switch (args.T - t) {
+    case 3: q4_tile<NR, 3>(W, args, n, t); break;
+    case 2: q4_tile<NR, 2>(W, args, n, t); break;
+    case 1: q4_tile<NR, 1>(W, args, n, t); break;
+    default: break;
+  }
+}
+
 }  // namespace
+
+void q4_rows_avx512(const Q4Block* W, const LinearKernelArgs& args, int64_t n0, int64_t n1) {
+  int64_t n = n0;
+  for (; n + kRowTile <= n1; n += kRowTile) q4_rows<kRowTile>(W, args, n);
+  for (; n < n1; ++n) q4_rows<1>(W, args, n);
+}
 
 void bf16_rows_avx512(const uint16_t* W, const LinearKernelArgs& args, int64_t n0, int64_t n1) {
   int64_t n = n0;

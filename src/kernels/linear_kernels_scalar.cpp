@@ -1,4 +1,5 @@
-// Portable loops over the packed bf16 and int8 weights (the scalar level).
+// Portable loops over the packed bf16, int8 and q4 weights (the scalar level).
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -50,6 +51,27 @@ void int8_rows_scalar(const int8_t* W, const float* scales, const LinearKernelAr
         for (int64_t j = 0; j < kLinearBlock; ++j) {
           const int64_t k = b * kLinearBlock + j;
           sum += static_cast<float>(row[k]) * scale * x[k];
+        }
+      }
+      if (args.bias != nullptr) sum += args.bias[n];
+      args.out[t * args.N + n] = sum;
+    }
+  }
+}
+
+void q4_rows_scalar(const Q4Block* W, const LinearKernelArgs& args, int64_t n0, int64_t n1) {
+  const int64_t blocks = args.Kp / kLinearBlock;
+  constexpr int64_t kHalf = kLinearBlock / 2;
+  for (int64_t n = n0; n < n1; ++n) {
+    for (int64_t t = 0; t < args.T; ++t) {
+      const float* x = args.x + t * args.Kp;
+      float sum = 0.0f;
+      for (int64_t b = 0; b < blocks; ++b) {
+        const Q4Block& block = W[n * blocks + b];
+        const float* xb = x + b * kLinearBlock;
+        for (int64_t j = 0; j < kHalf; ++j) {
+          sum += std::fma(static_cast<float>(block.q[j] & 15), block.scale, block.min) * xb[j];
+          sum += std::fma(static_cast<float>(block.q[j] >> 4), block.scale, block.min) * xb[kHalf + j];
         }
       }
       if (args.bias != nullptr) sum += args.bias[n];

@@ -1,10 +1,13 @@
 #include "kernels/linear_onednn.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "kernels/linear_kernels.h"
 
 namespace swiftkv {
 namespace {
@@ -127,6 +130,28 @@ void OnednnBf16Matmul::forward(const uint16_t* x, int64_t T, float* out) const {
 
     if (bucket != rows) std::memcpy(out + t0 * N_, padded_out.data(), rows * N_ * sizeof(float));
   }
+}
+
+void OnednnBf16Matmul::forward_f32(const float* x, int64_t T, float* out) const {
+  // Rows past T stay zero: the primitive computes whole buckets of rows.
+  thread_local std::vector<uint16_t> x_bf16;
+  const int64_t rows = rows_padded(T);
+  x_bf16.resize(rows * K_);
+  std::fill(x_bf16.begin() + T * K_, x_bf16.begin() + rows * K_, 0);
+  uint16_t* dst = x_bf16.data();
+#pragma omp parallel for schedule(static) if (T * K_ >= (int64_t{1} << 16))
+  for (int64_t t = 0; t < T; ++t) f32_to_bf16_avx512(x + t * K_, K_, dst + t * K_);
+  forward(x_bf16.data(), T, out);
+}
+
+std::unique_ptr<OnednnBf16Matmul> make_prompt_copy(const LinearWeight& layer, const float* bias, CpuLevel level) {
+  if (!onednn_bf16_supported(level)) return nullptr;
+  const int64_t N = layer.out_features(), K = layer.in_features();
+  std::vector<float> values(N * K);
+  layer.unpack_weights(values.data());
+  std::vector<uint16_t> plain(N * K);
+  for (int64_t i = 0; i < N * K; ++i) plain[i] = f32_to_bf16(values[i]);
+  return std::make_unique<OnednnBf16Matmul>(plain.data(), bias, N, K, level);
 }
 
 }  // namespace swiftkv

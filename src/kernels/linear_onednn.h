@@ -3,10 +3,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "kernels/cpu_features.h"
+#include "kernels/linear.h"
 
 namespace swiftkv {
 
@@ -34,6 +36,9 @@ class OnednnBf16Matmul {
 
   // x[rows_padded(T), K] bf16 whose rows past T are zero; out[T, N] float32.
   void forward(const uint16_t* x, int64_t T, float* out) const;
+  // The same for float32 x[T, K]: rounds the rows to bf16 in a per-thread
+  // buffer first.
+  void forward_f32(const float* x, int64_t T, float* out) const;
 
   // T rounded up to kRowBucket: the rows `x` must hold.
   static int64_t rows_padded(int64_t T) { return (T + kRowBucket - 1) / kRowBucket * kRowBucket; }
@@ -50,5 +55,10 @@ class OnednnBf16Matmul {
   mutable std::mutex mutex_;
   mutable std::map<int64_t, dnnl::matmul> primitives_;  // bucketed row count -> primitive
 };
+
+// A bf16 oneDNN copy of a quantized layer's stored values (unpack_weights,
+// rounded to bf16), for its prompt-sized batches; null where oneDNN has no
+// bf16 matmul at `level`. `bias` is [N] or null.
+std::unique_ptr<OnednnBf16Matmul> make_prompt_copy(const LinearWeight& layer, const float* bias, CpuLevel level);
 
 }  // namespace swiftkv

@@ -18,8 +18,11 @@ std::vector<int32_t> positions_of(const std::vector<BatchRow>& rows) {
 // Packs W (and its bias) for `format`; make_linear copies the values.
 std::unique_ptr<LinearWeight> pack(const Weight& weight, const Weight& bias, WeightFormat format, CpuLevel level) {
   if (weight.empty()) return nullptr;
-  return make_linear(weight.data(), bias.data(), weight.shape[0], weight.shape[1], format, level);
+  return make_linear(weight.data(), bias.data(), weight.shape[0], weight.shape[1],
+                     layer_weight_format(format, weight.source_dtype), level);
 }
+
+int64_t bytes_of(const std::unique_ptr<LinearWeight>& weight) { return weight ? weight->weight_bytes() : 0; }
 
 void release(Weight& weight) {
   weight.values.clear();
@@ -94,6 +97,22 @@ int64_t Model::linear_weight_bytes() const {
     for (const auto* weight : {&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down,
                                &layer.q_swiftkv, &layer.k_swiftkv, &layer.v_swiftkv}) {
       if (*weight) bytes += (*weight)->weight_bytes();
+    }
+  }
+  return bytes;
+}
+
+int64_t Model::decode_weight_bytes() const {
+  int64_t bytes = lm_head_->weight_bytes();
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    const PackedLayer& layer = packed_[static_cast<size_t>(i)];
+    const bool swiftkv_layer = use_swiftkv_ && i >= config_.num_key_value_layers;
+    bytes += bytes_of(swiftkv_layer ? layer.q_swiftkv : layer.q) + bytes_of(layer.o) + bytes_of(layer.gate) +
+             bytes_of(layer.up) + bytes_of(layer.down);
+    if (!swiftkv_layer) {
+      bytes += bytes_of(layer.k) + bytes_of(layer.v);
+    } else if (swiftkv_leader(config_, i) == i) {
+      bytes += bytes_of(layer.k_swiftkv) + bytes_of(layer.v_swiftkv);
     }
   }
   return bytes;

@@ -36,8 +36,8 @@ class Model {
  public:
   // `use_swiftkv` selects the SwiftKV path; it requires a SwiftKV config.
   // Without it a SwiftKV checkpoint runs as its original model. `format`
-  // selects how linear weights are packed. kF32 runs the plain reference
-  // kernels. Other formats run the kernels of active_cpu_level() and free
+  // selects how linear weights are packed (kAuto per tensor, from the
+  // dtype the file stores it in). kF32 runs the plain reference kernels. Other formats run the kernels of active_cpu_level() and free
   // the float32 copies of the linear weights after packing.
   Model(ModelConfig config, ModelWeights weights, bool use_swiftkv, WeightFormat format = WeightFormat::kF32);
 
@@ -46,8 +46,13 @@ class Model {
   bool uses_swiftkv() const { return use_swiftkv_; }
   WeightFormat weight_format() const { return format_; }
   CpuLevel cpu_level() const { return level_; }
-  // Bytes of packed linear weights (what one decode step streams), LM head included.
+  // Bytes of packed linear weights, LM head included.
   int64_t linear_weight_bytes() const;
+  // Linear weight bytes one decode step streams: every projection and MLP
+  // matrix a new token runs through (with SwiftKV on, layers >= K read the
+  // group leader's k/v_proj_swiftkv once per group) plus the LM head, in the
+  // packed size of each layer's format. Biases and norms are left out.
+  int64_t decode_weight_bytes() const;
 
   // A contiguous cache with this model's slot map: one block of `capacity`
   // positions per sequence, sequence s using block s.

@@ -6,6 +6,7 @@ namespace {
 Weight read(const TensorSource& tensors, const std::string& name, std::vector<int64_t> shape) {
   Weight weight;
   weight.values = tensors.read_f32(name, shape);
+  weight.source_dtype = tensors.get(name).dtype;
   weight.shape = std::move(shape);
   return weight;
 }

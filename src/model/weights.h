@@ -14,6 +14,7 @@ namespace swiftkv {
 struct Weight {
   std::vector<int64_t> shape;
   std::vector<float> values;
+  DType source_dtype = DType::kF32;  // how the checkpoint stores it
 
   bool empty() const { return values.empty(); }
   const float* data() const { return values.empty() ? nullptr : values.data(); }

@@ -1,0 +1,105 @@
+#include "kernels/linear_q4.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/linear_bf16.h"
+#include "kernels/linear_kernels.h"
+#include "kernels/linear_onednn.h"
+
+namespace swiftkv {
+namespace {
+
+Q4RowsKernel q4_kernel_for(CpuLevel level) {
+  switch (level) {
+    case CpuLevel::kAmx:
+    case CpuLevel::kAvx512: return q4_rows_avx512;
+    case CpuLevel::kAvx2: return q4_rows_avx2;
+    case CpuLevel::kScalar: return q4_rows_scalar;
+  }
+  return q4_rows_scalar;
+}
+
+constexpr int64_t kHalf = kLinearBlock / 2;
+
+// Quantizes w[0, count) (count <= 32; the rest of the block is padding) as
+// GGUF Q4_1 does: min = the smallest weight, scale = (largest - min) / 15.
+// The quantizer puts the smallest weight of every block at nibble 0 and the
+// largest at 15, so weights dequantized from a Q4_1 file come back exact.
+Q4Block quantize_block(const float* w, int64_t count) {
+  Q4Block block{};
+  const auto [lo, hi] = std::minmax_element(w, w + count);
+  block.min = *lo;
+  block.scale = (*hi - *lo) / 15.0f;
+  const float inverse = block.scale > 0.0f ? 1.0f / block.scale : 0.0f;
+  for (int64_t j = 0; j < kLinearBlock; ++j) {
+    const float q = j < count ? std::round((w[j] - block.min) * inverse) : 0.0f;
+    const auto nibble = static_cast<uint8_t>(std::clamp(q, 0.0f, 15.0f));
+    block.q[j % kHalf] |= static_cast<uint8_t>(j < kHalf ? nibble : nibble << 4);
+  }
+  return block;
+}
+
+class LinearQ4 final : public LinearWeight {
+ public:
+  LinearQ4(const float* W, const float* bias, int64_t N, int64_t K, CpuLevel level)
+      : LinearWeight(N, K, WeightFormat::kQ4),
+        blocks_((K + kLinearBlock - 1) / kLinearBlock),
+        level_(level),
+        kernel_(q4_kernel_for(level)) {
+    if (bias != nullptr) bias_.assign(bias, bias + N);
+    packed_.resize(N * blocks_);
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t b = 0; b < blocks_; ++b) {
+        const int64_t k0 = b * kLinearBlock;
+        packed_[n * blocks_ + b] = quantize_block(W + n * K + k0, std::min(kLinearBlock, K - k0));
+      }
+    }
+    // NOTE: at levels avx512 and amx the layer holds 0.75 + 2 bytes per weight.
+    prompt_copy_ = make_prompt_copy(*this, bias, level_);
+  }
+
+  // Decode batches stream the 4-bit blocks through the matrix-vector kernel;
+  // prompt-sized batches go to oneDNN on the bf16 copy.
+  void forward(const float* x, int64_t T, float* out) const override {
+    if (prompt_copy_ != nullptr && T >= bf16_onednn_min_rows(level_)) {
+      prompt_copy_->forward_f32(x, T, out);
+      return;
+    }
+    const int64_t Kp = blocks_ * kLinearBlock;
+    LinearKernelArgs args{pad_activations(x, T, K_, Kp), T, Kp, bias_.empty() ? nullptr : bias_.data(), N_, out};
+    for_each_row_range(N_, T * N_ * Kp, [&](int64_t n0, int64_t n1) { kernel_(packed_.data(), args, n0, n1); });
+  }
+
+  int64_t weight_bytes() const override { return N_ * blocks_ * static_cast<int64_t>(sizeof(Q4Block)); }
+
+  // Values as the kernels compute them: fma(nibble, scale, min).
+  void unpack_weights(float* W) const override {
+    for (int64_t n = 0; n < N_; ++n) {
+      for (int64_t k = 0; k < K_; ++k) {
+        const Q4Block& block = packed_[n * blocks_ + k / kLinearBlock];
+        const int64_t j = k % kLinearBlock;
+        const int nibble = j < kHalf ? block.q[j] & 15 : block.q[j - kHalf] >> 4;
+        W[n * K_ + k] = std::fma(static_cast<float>(nibble), block.scale, block.min);
+      }
+    }
+  }
+
+ private:
+  int64_t blocks_;  // blocks of 32 along K, the last one zero-padded
+  CpuLevel level_;
+  Q4RowsKernel kernel_;
+  std::vector<Q4Block> packed_;                    // [N, blocks]
+  std::vector<float> bias_;                        // [N], or empty
+  std::unique_ptr<OnednnBf16Matmul> prompt_copy_;  // null below avx512
+};
+
+}  // namespace
+
+std::unique_ptr<LinearWeight> make_linear_q4(const float* W, const float* bias, int64_t N, int64_t K,
+                                             CpuLevel level) {
+  return std::make_unique<LinearQ4>(W, bias, N, K, level);
+}
+
+}  // namespace swiftkv
