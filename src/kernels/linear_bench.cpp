@@ -1,11 +1,14 @@
 #include "kernels/linear_bench.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <random>
 #include <vector>
 
 #include "core/dtype.h"
+#include "kernels/linear_kernels.h"
 #include "kernels/linear_onednn.h"
 
 namespace swiftkv {
@@ -60,23 +63,35 @@ double measure_bf16_matmul_ceiling_flops(int64_t size) {
 }
 
 double measure_memory_read_bandwidth() {
-  const int64_t count = (int64_t{256} << 20) / sizeof(uint64_t);
-  std::vector<uint64_t> buffer(count);
+  const int64_t bytes = int64_t{256} << 20;
+  std::vector<uint64_t> buffer(bytes / sizeof(uint64_t));
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < count; ++i) buffer[i] = static_cast<uint64_t>(i);
+  for (int64_t i = 0; i < static_cast<int64_t>(buffer.size()); ++i) buffer[i] = static_cast<uint64_t>(i);
+  const bool avx512 = static_cast<int>(active_cpu_level()) >= static_cast<int>(CpuLevel::kAvx512);
 
   uint64_t checksum = 0;
   const double seconds = best_seconds([&] {
     uint64_t total = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total)
-    for (int64_t i = 0; i < count; i += 4) {
-      total += buffer[i] ^ buffer[i + 1] ^ buffer[i + 2] ^ buffer[i + 3];
+#pragma omp parallel reduction(^ : total)
+    {
+      // One contiguous chunk per thread, a multiple of 256 bytes.
+      const int64_t threads = omp_get_num_threads();
+      const int64_t chunk = bytes / threads / 256 * 256;
+      const int64_t begin = omp_get_thread_num() * chunk;
+      const auto* data = reinterpret_cast<const uint8_t*>(buffer.data()) + begin;
+      if (avx512) {
+        total ^= xor_lines_avx512(data, chunk);
+      } else {
+        const auto* words = reinterpret_cast<const uint64_t*>(data);
+        for (int64_t i = 0; i < chunk / 8; i += 4) total ^= words[i] ^ words[i + 1] ^ words[i + 2] ^ words[i + 3];
+      }
     }
     checksum += total;
   });
   // The checksum keeps the compiler from dropping the loads.
   if (checksum == 1) return 0.0;
-  return static_cast<double>(count * sizeof(uint64_t)) / seconds;
+  const int64_t threads = omp_get_max_threads();
+  return static_cast<double>(bytes / threads / 256 * 256 * threads) / seconds;
 }
 
 double measure_linear_seconds(const LinearWeight& layer, int64_t T) {

@@ -62,6 +62,11 @@ void int8_rows_avx2(const int8_t* W, const float* scales, const LinearKernelArgs
 void int8_rows_avx512(const int8_t* W, const float* scales, const LinearKernelArgs& args, int64_t n0,
                       int64_t n1);
 
+// XOR of the 64-byte lines of data[0, bytes) (bytes a multiple of 256),
+// read with AVX-512 loads and the decode kernels' 4 KiB prefetch: the memory
+// read ceiling the bandwidth figures divide by.
+uint64_t xor_lines_avx512(const uint8_t* data, int64_t bytes);
+
 // Converts float32 to bf16 (round to nearest even) with AVX512_BF16.
 // NOTE: the instruction flushes float32 denormals to zero, unlike f32_to_bf16.
 void f32_to_bf16_avx512(const float* src, int64_t count, uint16_t* dst);

@@ -188,6 +188,20 @@ void int8_rows_avx512(const int8_t* W, const float* scales, const LinearKernelAr
   for (; n < n1; ++n) int8_rows<1>(W, scales, args, n);
 }
 
+uint64_t xor_lines_avx512(const uint8_t* data, int64_t bytes) {
+  __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                    _mm512_setzero_si512()};
+  for (int64_t i = 0; i < bytes; i += 256) {
+    for (int j = 0; j < 4; ++j) {
+      const uint8_t* line = data + i + 64 * j;
+      _mm_prefetch(reinterpret_cast<const char*>(line) + 4096, _MM_HINT_T0);
+      acc[j] = _mm512_xor_si512(acc[j], _mm512_loadu_si512(line));
+    }
+  }
+  const __m512i all = _mm512_xor_si512(_mm512_xor_si512(acc[0], acc[1]), _mm512_xor_si512(acc[2], acc[3]));
+  return static_cast<uint64_t>(_mm512_reduce_or_epi64(all));
+}
+
 void f32_to_bf16_avx512(const float* src, int64_t count, uint16_t* dst) {
   int64_t i = 0;
   for (; i + 16 <= count; i += 16) {
