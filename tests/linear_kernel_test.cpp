@@ -72,7 +72,7 @@ using testing::supported_levels;
 // bf16, int8 and q4 layers all hand prompt-sized batches to oneDNN (int8
 // and q4 on a bf16 copy of their quantized values).
 bool uses_onednn(WeightFormat format, CpuLevel level, int64_t T) {
-  return format != WeightFormat::kF32 && T >= bf16_onednn_min_rows(level);
+  return format != WeightFormat::kF32 && T >= onednn_min_rows(format, level);
 }
 
 // Runs layer.forward on x[T, K] copied to an address one float past a

@@ -49,7 +49,7 @@ def parse_args():
     parser.add_argument("--decode-steps", type=int, default=32, help="decode steps in one timed run")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for both engines")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement; the median is reported")
-    parser.add_argument("--weights", default="bf16", choices=["f32", "bf16", "int8"],
+    parser.add_argument("--weights", default="auto", choices=["auto", "f32", "bf16", "int8", "q4"],
                         help="swiftkv weight format (llama.cpp keeps the GGUF's own quantization)")
     parser.add_argument("--llama-cpp-extra-buffers", action="store_true",
                         help="let llama.cpp repack weights into its extra buffer types (AMX, repack); "

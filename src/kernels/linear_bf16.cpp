@@ -34,7 +34,7 @@ class LinearBF16 final : public LinearWeight {
   }
 
   void forward(const float* x, int64_t T, float* out) const override {
-    if (onednn_ != nullptr && T >= bf16_onednn_min_rows(level_)) {
+    if (onednn_ != nullptr && T >= onednn_min_rows(WeightFormat::kBF16, level_)) {
       onednn_->forward_f32(x, T, out);
       return;
     }
@@ -88,13 +88,19 @@ class LinearBF16 final : public LinearWeight {
 // The thresholds sit where the oneDNN matmul overtakes the matrix-vector
 // kernel, which runs at float32 FMA speed once T > 1. Measured on one
 // Sapphire Rapids core with [T x 2048] x [2048 x 2048]: oneDNN took 0.53 ms
-// (AMX) and 2.4 ms (AVX512_BF16) at every T up to 32. The kernel took
+// (AMX) and 2.4 ms (AVX512_BF16) at every T up to 32. The bf16 kernel took
 // 0.37 ms at T = 2, 0.74 ms at T = 4 and 2.3 ms at T = 12.
-// NOTE: measured while other jobs loaded the machine, so these are estimates.
-int64_t bf16_onednn_min_rows(CpuLevel level) {
+// The int8 and q4 kernels read half or less of bf16's bytes, which moves the
+// crossing up: SmolLM2-135M decode steps on 2 cores with AMX took 14.2 ms
+// (int8) and 13.2 ms (q4) at T = 4 against 23.0 ms through oneDNN, and 29.5
+// and 26.6 ms at T = 8 against 25.8 ms.
+// NOTE: the avx512 threshold of the quantized formats is an estimate; the
+// bf16 ones were measured while other jobs loaded the machine.
+int64_t onednn_min_rows(WeightFormat format, CpuLevel level) {
+  const bool quantized = format == WeightFormat::kInt8 || format == WeightFormat::kQ4;
   switch (level) {
-    case CpuLevel::kAmx: return 4;
-    case CpuLevel::kAvx512: return 12;
+    case CpuLevel::kAmx: return quantized ? 8 : 4;
+    case CpuLevel::kAvx512: return quantized ? 16 : 12;
     default: return std::numeric_limits<int64_t>::max();
   }
 }

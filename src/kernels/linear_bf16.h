@@ -9,9 +9,10 @@
 
 namespace swiftkv {
 
-// Smallest T that bf16 layers of `level` hand to the oneDNN matmul; smaller
-// batches run the matrix-vector kernel. INT64_MAX where oneDNN is not used.
-int64_t bf16_onednn_min_rows(CpuLevel level);
+// Smallest T that layers of `format` (bf16, int8 or q4) at `level` hand to
+// the oneDNN matmul; smaller batches run the matrix-vector kernel.
+// INT64_MAX where oneDNN is not used.
+int64_t onednn_min_rows(WeightFormat format, CpuLevel level);
 
 std::unique_ptr<LinearWeight> make_linear_bf16(const float* W, const float* bias, int64_t N, int64_t K,
                                                CpuLevel level);

@@ -39,7 +39,7 @@ class LinearInt8 final : public LinearWeight {
   // prompt-sized batches, where that kernel would run at float32 FMA speed,
   // go to the oneDNN matmul on a bf16 copy of the int8 values.
   void forward(const float* x, int64_t T, float* out) const override {
-    if (prompt_copy_ != nullptr && T >= bf16_onednn_min_rows(level_)) {
+    if (prompt_copy_ != nullptr && T >= onednn_min_rows(WeightFormat::kInt8, level_)) {
       prompt_copy_->forward_f32(x, T, out);
       return;
     }

@@ -63,7 +63,7 @@ class LinearQ4 final : public LinearWeight {
   // Decode batches stream the 4-bit blocks through the matrix-vector kernel;
   // prompt-sized batches go to oneDNN on the bf16 copy.
   void forward(const float* x, int64_t T, float* out) const override {
-    if (prompt_copy_ != nullptr && T >= bf16_onednn_min_rows(level_)) {
+    if (prompt_copy_ != nullptr && T >= onednn_min_rows(WeightFormat::kQ4, level_)) {
       prompt_copy_->forward_f32(x, T, out);
       return;
     }
