@@ -31,7 +31,7 @@ class LinearInt8 final : public LinearWeight {
         kernel_(int8_kernel_for(level)) {
     if (bias != nullptr) bias_.assign(bias, bias + N);
     quantize(W);
-    // NOTE: at levels avx512 and amx the layer holds 1.125 + 2 bytes per weight.
+    // NOTE: at levels avx512 and amx the layer keeps 1.125 + 2 bytes per weight.
     prompt_copy_ = make_prompt_copy(*this, bias, level_);
   }
 

@@ -56,7 +56,7 @@ class LinearQ4 final : public LinearWeight {
         packed_[n * blocks_ + b] = quantize_block(W + n * K + k0, std::min(kLinearBlock, K - k0));
       }
     }
-    // NOTE: at levels avx512 and amx the layer holds 0.75 + 2 bytes per weight.
+    // NOTE: at levels avx512 and amx the layer keeps 0.75 + 2 bytes per weight.
     prompt_copy_ = make_prompt_copy(*this, bias, level_);
   }
 
