@@ -81,7 +81,8 @@ struct SequenceCase {
 
 const HeadShape kShapes[] = {{1, 1, 8}, {4, 2, 8},  {9, 3, 64},  {32, 8, 64}, {1, 1, 72},
                              {9, 3, 72}, {4, 2, 128}, {32, 8, 128}, {8, 2, 256}};
-const int64_t kLengths[] = {1, 2, 63, 64, 65, 1000};
+// 1100 and 2049 split a decode row into 2 and 4 parts.
+const int64_t kLengths[] = {1, 2, 63, 64, 65, 1000, 1100, 2049};
 
 TEST(AttentionKernel, DecodeRowsMatchReference) {
   std::mt19937 rng(1);
@@ -178,8 +179,9 @@ TEST(AttentionKernel, PagedRowsMatchContiguous) {
   std::mt19937 rng(6);
   const HeadShape shapes[] = {{4, 2, 8}, {9, 3, 64}, {9, 3, 72}};
   for (const HeadShape& shape : shapes) {
-    for (int64_t n : {1, 5, 63, 65, 200}) {
-      const int64_t row_count = n < 7 ? n : 7;
+    // n = 1500 is one decode row, split into 2 parts.
+    for (int64_t n : {1, 5, 63, 65, 200, 1500}) {
+      const int64_t row_count = n < 7 ? n : n < 1000 ? 7 : 1;
       const SequenceCase sequence(shape, n, row_count, rng);
       for (int64_t block_size : {1, 3, 16, 17}) {
         const PagedCopy paged(sequence, block_size, rng);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/error.h"
@@ -60,6 +61,87 @@ std::vector<RowBlock> block_rows(const AttentionRow* rows, int64_t count, int64_
     blocks.push_back({r, 1});
   }
   return blocks;
+}
+
+// A decode row (a block of one row) with at least 2 * kSplitPositions
+// positions is split into parts of at least kSplitPositions, which run as
+// separate tasks and are merged: otherwise batch-1 decode offers the threads
+// only HKV tasks (3 for SmolLM2), and one thread reads twice the cache of the
+// other. The parts depend only on the row's n, not on the batch.
+constexpr int64_t kSplitPositions = 512;
+constexpr int64_t kMaxParts = 8;
+
+// One task: a KV head of a row block, over positions [begin, end).
+struct TaskSpec {
+  int64_t block;
+  int64_t kv_head;
+  int64_t begin = 0;
+  int64_t end = INT64_MAX;
+  int64_t split = -1;  // index into TaskPlan::splits for a part, else -1
+  int64_t part = 0;
+};
+
+// A (decode row, KV head) whose parts merge_partials combines.
+struct SplitRow {
+  int64_t block;
+  int64_t kv_head;
+  int64_t parts;
+};
+
+struct TaskPlan {
+  std::vector<TaskSpec> tasks;
+  std::vector<SplitRow> splits;
+};
+
+// Floats of one split's partial results: kMaxParts x group x DH sums, then
+// kMaxParts x group x (max, sum).
+int64_t split_floats(int64_t group, int64_t DH) { return kMaxParts * group * (DH + 2); }
+
+// Later blocks of a prefill have longer rows, so their tasks come first to
+// balance the dynamic schedule.
+TaskPlan plan_tasks(const AttentionRow* rows, const std::vector<RowBlock>& blocks, int64_t HKV, int64_t DH) {
+  TaskPlan plan;
+  const int64_t tile = attention_detail::tile_positions(DH);
+  for (int64_t b = static_cast<int64_t>(blocks.size()) - 1; b >= 0; --b) {
+    const RowBlock& block = blocks[static_cast<size_t>(b)];
+    const int64_t n = rows[block.first].n;
+    const int64_t parts = block.count == 1 ? std::clamp<int64_t>(n / kSplitPositions, 1, kMaxParts) : 1;
+    for (int64_t kv_head = HKV - 1; kv_head >= 0; --kv_head) {
+      if (parts == 1) {
+        plan.tasks.push_back({b, kv_head});
+        continue;
+      }
+      // Part boundaries on tile multiples keep the tiles of an unsplit row.
+      const int64_t length = ((n + parts - 1) / parts + tile - 1) / tile * tile;
+      const int64_t split = static_cast<int64_t>(plan.splits.size());
+      int64_t part = 0;
+      for (int64_t begin = 0; begin < n; begin += length, ++part) {
+        plan.tasks.push_back({b, kv_head, begin, std::min(n, begin + length), split, part});
+      }
+      plan.splits.push_back({b, kv_head, part});
+    }
+  }
+  return plan;
+}
+
+// Combines the parts of a split row for each of `group` heads:
+// out = sum_p acc_p * exp(max_p - max) / sum_p sum_p * exp(max_p - max).
+void merge_partials(const float* acc, const float* stats, int64_t parts, int64_t group, int64_t DH, float* out) {
+  for (int64_t h = 0; h < group; ++h) {
+    float max = -std::numeric_limits<float>::infinity();
+    for (int64_t p = 0; p < parts; ++p) max = std::max(max, stats[(p * group + h) * 2]);
+    float sum = 0.0f;
+    float factors[kMaxParts];
+    for (int64_t p = 0; p < parts; ++p) {
+      factors[p] = std::exp(stats[(p * group + h) * 2] - max);
+      sum += stats[(p * group + h) * 2 + 1] * factors[p];
+    }
+    for (int64_t d = 0; d < DH; ++d) {
+      float value = 0.0f;
+      for (int64_t p = 0; p < parts; ++p) value += acc[(p * group + h) * DH + d] * factors[p];
+      out[h * DH + d] = value / sum;
+    }
+  }
 }
 
 void check_shapes(const AttentionRow* rows, int64_t count, int64_t row_stride, int64_t H, int64_t HKV,
@@ -133,7 +215,8 @@ void attention_rows_tiled(const AttentionRow* rows, int64_t count, int64_t row_s
   const int64_t group = H / HKV;
   const int64_t rows_per_block = group >= kMaxHeadsPerTask ? 1 : kMaxHeadsPerTask / group;
   const std::vector<RowBlock> blocks = block_rows(rows, count, rows_per_block);
-  const int64_t task_count = static_cast<int64_t>(blocks.size()) * HKV;
+  const TaskPlan plan = plan_tasks(rows, blocks, HKV, DH);
+  std::vector<float> partials(static_cast<size_t>(plan.splits.size() * split_floats(group, DH)));
   const float scale = 1.0f / std::sqrt(static_cast<float>(DH));
 
 #pragma omp parallel if (parallel)
@@ -142,33 +225,35 @@ void attention_rows_tiled(const AttentionRow* rows, int64_t count, int64_t row_s
     std::vector<float> scratch(
         static_cast<size_t>(attention_detail::kv_group_scratch_floats(rows_per_block * group, DH)));
 
-    // Later blocks of a prefill have longer rows, so handing them out first
-    // balances the dynamic schedule.
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < task_count; ++i) {
-      const int64_t task_index = task_count - 1 - i;
-      const RowBlock& block = blocks[static_cast<size_t>(task_index / HKV)];
-      const int64_t kv_head = task_index % HKV;
+    for (int64_t i = 0; i < static_cast<int64_t>(plan.tasks.size()); ++i) {
+      const TaskSpec& spec = plan.tasks[static_cast<size_t>(i)];
+      const RowBlock& block = blocks[static_cast<size_t>(spec.block)];
+      float* split = spec.split < 0 ? nullptr : partials.data() + spec.split * split_floats(group, DH);
 
       int64_t head_count = 0;
       for (int64_t r = block.first; r < block.first + block.count; ++r) {
-        for (int64_t h = kv_head * group; h < (kv_head + 1) * group; ++h) {
-          heads[static_cast<size_t>(head_count++)] = {rows[r].q + h * DH, rows[r].n, rows[r].out + h * DH};
+        for (int64_t h = spec.kv_head * group; h < (spec.kv_head + 1) * group; ++h) {
+          float* out = split == nullptr ? rows[r].out + h * DH : split + (spec.part * group + head_count) * DH;
+          heads[static_cast<size_t>(head_count++)] = {rows[r].q + h * DH, rows[r].n, out};
         }
       }
       const AttentionRow& first_row = rows[block.first];
-      const KvGroupTask task{heads.data(),
-                             head_count,
-                             first_row.keys + kv_head * DH,
-                             first_row.values + kv_head * DH,
-                             row_stride,
-                             first_row.block_table,
-                             first_row.block_size,
-                             first_row.block_stride,
-                             DH,
-                             scale,
-                             scratch.data()};
+      KvGroupTask task{heads.data(),           head_count, first_row.keys + spec.kv_head * DH,
+                       first_row.values + spec.kv_head * DH, row_stride, first_row.block_table,
+                       first_row.block_size,    first_row.block_stride, DH, scale, scratch.data()};
+      task.begin = spec.begin;
+      task.end = spec.end;
+      if (split != nullptr) task.partial = split + kMaxParts * group * DH + spec.part * 2 * group;
       attend(task);
+    }
+
+#pragma omp for schedule(static)
+    for (int64_t s = 0; s < static_cast<int64_t>(plan.splits.size()); ++s) {
+      const SplitRow& split = plan.splits[static_cast<size_t>(s)];
+      const AttentionRow& row = rows[blocks[static_cast<size_t>(split.block)].first];
+      const float* acc = partials.data() + s * split_floats(group, DH);
+      merge_partials(acc, acc + kMaxParts * group * DH, split.parts, group, DH, row.out + split.kv_head * group * DH);
     }
   }
 }

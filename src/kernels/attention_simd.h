@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 namespace swiftkv::attention_detail {
 
@@ -33,6 +34,12 @@ struct KvGroupTask {
   int64_t DH;
   float scale;     // 1 / sqrt(DH)
   float* scratch;  // kv_group_scratch_floats(head_count, DH) floats
+  // Positions [begin, min(n, end)) of every head. With `partial` set, each
+  // head's out gets the unnormalised sum of weighted values and partial[2h],
+  // partial[2h + 1] its running max and sum, for merge_partials.
+  int64_t begin = 0;
+  int64_t end = INT64_MAX;
+  float* partial = nullptr;
 };
 
 // Positions per tile: K and V tiles of about 16 KiB each stay in the L1 data

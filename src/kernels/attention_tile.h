@@ -130,6 +130,8 @@ void accumulate_values(const float* weights, const float* values, int64_t row_st
 // Runs every query head of `task` over the positions in tiles. All heads of
 // the task read each K/V tile while it is in the L1 cache. A head stops at its
 // own n, so rows of one sequence with different causal lengths share a task.
+// A task with `partial` set covers [begin, end) and leaves the normalisation
+// to merge_partials.
 template <class Ops>
 void attend_kv_group(const KvGroupTask& task) {
   constexpr int kWidth = Ops::kWidth;
@@ -142,13 +144,14 @@ void attend_kv_group(const KvGroupTask& task) {
 
   int64_t n_max = 0;
   for (int64_t h = 0; h < task.head_count; ++h) {
-    if (task.heads[h].n > n_max) n_max = task.heads[h].n;
+    const int64_t n = task.heads[h].n < task.end ? task.heads[h].n : task.end;
+    if (n > n_max) n_max = n;
     running_max[h] = kNegativeInfinity;
     running_sum[h] = 0.0f;
     for (int64_t d = 0; d < DH; d += kWidth) Ops::store(accumulators + h * DH + d, Ops::zero());
   }
 
-  for (int64_t t0 = 0; t0 < n_max;) {
+  for (int64_t t0 = task.begin; t0 < n_max;) {
     // A paged cache ends the tile at the block boundary, because the next
     // block can be anywhere in the pool. Tiles never span physically adjacent
     // blocks either, so the summation order, and with it a row's result,
@@ -164,7 +167,7 @@ void attend_kv_group(const KvGroupTask& task) {
     const float* key_tile = task.keys + offset;
     const float* value_tile = task.values + offset;
     for (int64_t h = 0; h < task.head_count; ++h) {
-      const int64_t left = task.heads[h].n - t0;
+      const int64_t left = (task.heads[h].n < n_max ? task.heads[h].n : n_max) - t0;
       if (left <= 0) continue;
       const int64_t count = left < tile_length ? left : tile_length;
       compute_scores<Ops>(task.heads[h].q, key_tile, task.row_stride, DH, count, task.scale, scores);
@@ -176,6 +179,12 @@ void attend_kv_group(const KvGroupTask& task) {
   }
 
   for (int64_t h = 0; h < task.head_count; ++h) {
+    if (task.partial != nullptr) {
+      task.partial[2 * h] = running_max[h];
+      task.partial[2 * h + 1] = running_sum[h];
+      for (int64_t d = 0; d < DH; d += kWidth) Ops::store(task.heads[h].out + d, Ops::load(accumulators + h * DH + d));
+      continue;
+    }
     const typename Ops::Vec inverse_sum = Ops::set1(1.0f / running_sum[h]);
     for (int64_t d = 0; d < DH; d += kWidth) {
       Ops::store(task.heads[h].out + d, Ops::mul(Ops::load(accumulators + h * DH + d), inverse_sum));
