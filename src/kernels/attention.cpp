@@ -63,11 +63,11 @@ std::vector<RowBlock> block_rows(const AttentionRow* rows, int64_t count, int64_
   return blocks;
 }
 
-// A decode row (a block of one row) with at least 2 * kSplitPositions
-// positions is split into parts of at least kSplitPositions, which run as
-// separate tasks and are merged: otherwise batch-1 decode offers the threads
-// only HKV tasks (3 for SmolLM2), and one thread reads twice the cache of the
-// other. The parts depend only on the row's n, not on the batch.
+// Batch-1 decode offers the threads only HKV tasks (3 for SmolLM2), so one
+// thread would read twice the cache of the other. A decode row (a block of
+// one row) of at least 2 * kSplitPositions positions is therefore split into
+// parts of at least kSplitPositions, which run as separate tasks and are
+// merged. The parts depend only on the row's n, not on the batch.
 constexpr int64_t kSplitPositions = 512;
 constexpr int64_t kMaxParts = 8;
 
