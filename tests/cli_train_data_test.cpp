@@ -208,6 +208,12 @@ TEST_F(CliTrainData, EvalErrors) {
   result = run_swiftkv("eval " + stories_model() + " -d " + quote(prompts_) + " --teacher /nonexistent/t.gguf");
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("/nonexistent/t.gguf"), std::string::npos) << result.err;
+
+  // A llama2.c teacher without its tokenizer: the hint names the teacher's option.
+  result = run_swiftkv("eval " + stories_model() + " -d " + quote(prompts_) + " --teacher " +
+                       quote(testing::stories_dir() + "/stories260K.bin"));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("pass its tokenizer file with --teacher-tokenizer"), std::string::npos) << result.err;
 }
 
 }  // namespace

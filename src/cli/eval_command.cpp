@@ -49,6 +49,7 @@ LoadedModel load_teacher(const EvalOptions& options) {
   ModelOptions teacher = options.model;
   teacher.model_path = options.teacher_path;
   teacher.tokenizer_path = options.teacher_tokenizer_path;
+  teacher.tokenizer_option = "--teacher-tokenizer";
   teacher.no_swiftkv = !options.teacher_swiftkv;
   return load_model(teacher);
 }

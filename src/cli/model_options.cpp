@@ -41,7 +41,7 @@ LoadedModel load_model(const ModelOptions& options) {
   const auto start = std::chrono::steady_clock::now();
 
   LoadedModel loaded;
-  loaded.checkpoint = load_checkpoint(options.model_path, options.tokenizer_path);
+  loaded.checkpoint = load_checkpoint(options.model_path, options.tokenizer_path, options.tokenizer_option);
   const ModelConfig& config = loaded.checkpoint.config;
   const bool use_swiftkv = config.swiftkv && !options.no_swiftkv;
   loaded.model = make_model(loaded.checkpoint, use_swiftkv, parse_weight_format(options.weights));

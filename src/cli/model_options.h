@@ -19,7 +19,8 @@ struct ModelOptions {
   bool no_swiftkv = false;
   int64_t context_size = 0;
   int threads = 0;
-  std::string weights = "auto";  // auto, bf16, int8 or f32 (reference)
+  std::string weights = "auto";  // auto, bf16, int8, q4 or f32 (reference)
+  std::string tokenizer_option = "--tokenizer";  // named in the missing-tokenizer error
 };
 
 // Registers -m/--model, --tokenizer, --no-swiftkv, --ctx-size and --threads.

@@ -90,13 +90,14 @@ Checkpoint load_hf_checkpoint(const std::string& directory) {
   return checkpoint;
 }
 
-Checkpoint load_checkpoint(const std::string& path, const std::string& tokenizer_path) {
+Checkpoint load_checkpoint(const std::string& path, const std::string& tokenizer_path,
+                           const std::string& tokenizer_option) {
   if (fs::is_directory(path)) return load_hf_checkpoint(path);
   if (starts_with_gguf_magic(path)) return load_gguf_checkpoint(path);
   if (tokenizer_path.empty()) {
     fail("'%s' is neither a Hugging Face directory nor a GGUF file; if it is a llama2.c checkpoint, pass its "
-         "tokenizer file with --tokenizer",
-         path.c_str());
+         "tokenizer file with %s",
+         path.c_str(), tokenizer_option.c_str());
   }
   return load_llama2c_checkpoint(path, tokenizer_path);
 }

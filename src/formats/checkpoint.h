@@ -25,7 +25,10 @@ struct Checkpoint {
 // Loads `path`: a Hugging Face directory, a .gguf file, or a llama2.c .bin
 // checkpoint (which needs `tokenizer_path`, a llama2.c tokenizer file).
 // Throws Error naming the file and the value for anything malformed.
-Checkpoint load_checkpoint(const std::string& path, const std::string& tokenizer_path = "");
+// `tokenizer_option` is the command-line option that the error for a missing
+// llama2.c tokenizer tells the user to pass.
+Checkpoint load_checkpoint(const std::string& path, const std::string& tokenizer_path = "",
+                           const std::string& tokenizer_option = "--tokenizer");
 
 // Per-format loaders that load_checkpoint dispatches to.
 Checkpoint load_hf_checkpoint(const std::string& directory);

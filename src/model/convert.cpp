@@ -163,7 +163,7 @@ void write_hf_directory(const Checkpoint& checkpoint, const std::string& out_dir
   write_json_file(out_dir + "/tokenizer.json", tokenizer_json_from_vocab(checkpoint.vocab));
   nlohmann::json tokenizer_config = tokenizer_config_from_vocab(checkpoint.vocab);
   write_json_file(out_dir + "/tokenizer_config.json", tokenizer_config);
-  SKV_LOG_INFO("convert", "wrote %zu tensors to %s", entries.size(), out_dir.c_str());
+  SKV_LOG_INFO("checkpoint", "wrote %zu tensors to %s", entries.size(), out_dir.c_str());
 }
 
 }  // namespace swiftkv
