@@ -25,101 +25,80 @@ void store_sums(const __m512 (&acc)[NR][TR], const LinearKernelArgs& args, int64
   }
 }
 
-// NR output rows from n times TR token rows from t.
-template <int NR, int TR>
-void bf16_tile(const uint16_t* W, const LinearKernelArgs& args, int64_t n, int64_t t) {
-  __m512 acc[NR][TR];
-  for (int r = 0; r < NR; ++r)
-    for (int i = 0; i < TR; ++i) acc[r][i] = _mm512_setzero_ps();
-  const __m512i high_half = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+// Each format's weights: expand(row, block, low, high) writes the float32
+// values of weights 32 * block + j (low) and 32 * block + 16 + j (high),
+// j < 16, of output row `row`.
 
-  for (int64_t k = 0; k < args.Kp; k += kLinearBlock) {
-    __m512 x_low[TR], x_high[TR];
-    for (int i = 0; i < TR; ++i) {
-      const float* x = args.x + (t + i) * args.Kp + k;
-      x_low[i] = _mm512_loadu_ps(x);
-      x_high[i] = _mm512_loadu_ps(x + 16);
-    }
-    for (int r = 0; r < NR; ++r) {
-      const __m512i packed = _mm512_loadu_si512(W + (n + r) * args.Kp + k);
-      // Lane j contains bf16 weights k + j (low half) and k + 16 + j (high half).
-      const __m512 w_low = _mm512_castsi512_ps(_mm512_slli_epi32(packed, 16));
-      const __m512 w_high = _mm512_castsi512_ps(_mm512_and_si512(packed, high_half));
-      for (int i = 0; i < TR; ++i) {
-        acc[r][i] = _mm512_fmadd_ps(w_low, x_low[i], acc[r][i]);
-        acc[r][i] = _mm512_fmadd_ps(w_high, x_high[i], acc[r][i]);
-      }
-    }
+struct Bf16Weights {
+  const uint16_t* W;
+  int64_t Kp;
+
+  void expand(int64_t row, int64_t block, __m512& low, __m512& high) const {
+    // Lane j contains bf16 weights k + j (low half) and k + 16 + j (high half).
+    const __m512i packed = _mm512_loadu_si512(W + row * Kp + block * kLinearBlock);
+    low = _mm512_castsi512_ps(_mm512_slli_epi32(packed, 16));
+    high = _mm512_castsi512_ps(_mm512_and_si512(packed, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
   }
-  store_sums<NR, TR>(acc, args, n, t);
+};
+
+// Loads 16 int8 weights as float32.
+inline __m512 load_int8x16(const int8_t* w) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w))));
 }
 
-// Loads 16 int8 weights as float32 times their block scale.
-inline __m512 load_int8x16(const int8_t* w, __m512 scale) {
-  const __m512i wide = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(wide), scale);
-}
+struct Int8Weights {
+  const int8_t* W;
+  const float* scales;
+  int64_t Kp;
 
-template <int NR, int TR>
-void int8_tile(const int8_t* W, const float* scales, const LinearKernelArgs& args, int64_t n, int64_t t) {
-  __m512 acc[NR][TR];
-  for (int r = 0; r < NR; ++r)
-    for (int i = 0; i < TR; ++i) acc[r][i] = _mm512_setzero_ps();
-  const int64_t blocks = args.Kp / kLinearBlock;
-
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t k = b * kLinearBlock;
-    __m512 x_low[TR], x_high[TR];
-    for (int i = 0; i < TR; ++i) {
-      const float* x = args.x + (t + i) * args.Kp + k;
-      x_low[i] = _mm512_loadu_ps(x);
-      x_high[i] = _mm512_loadu_ps(x + 16);
-    }
-    for (int r = 0; r < NR; ++r) {
-      const __m512 scale = _mm512_set1_ps(scales[(n + r) * blocks + b]);
-      const int8_t* w = W + (n + r) * args.Kp + k;
-      // One 64-byte line holds two blocks. Requesting the line 4 KiB ahead
-      // keeps more reads in flight than the hardware prefetcher does, which
-      // took batch-1 decode on SmolLM2 from 77 to about 150 tokens/s.
-      if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + 4096), _MM_HINT_T0);
-      const __m512 w_low = load_int8x16(w, scale);
-      const __m512 w_high = load_int8x16(w + 16, scale);
-      for (int i = 0; i < TR; ++i) {
-        acc[r][i] = _mm512_fmadd_ps(w_low, x_low[i], acc[r][i]);
-        acc[r][i] = _mm512_fmadd_ps(w_high, x_high[i], acc[r][i]);
-      }
-    }
+  void expand(int64_t row, int64_t block, __m512& low, __m512& high) const {
+    const int64_t blocks = Kp / kLinearBlock;
+    const __m512 scale = _mm512_set1_ps(scales[row * blocks + block]);
+    const int8_t* w = W + row * Kp + block * kLinearBlock;
+    // One 64-byte line holds two blocks. Requesting the line 4 KiB ahead
+    // keeps more reads in flight than the hardware prefetcher does, which
+    // took batch-1 decode on SmolLM2 from 77 to about 150 tokens/s.
+    if ((block & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + 4096), _MM_HINT_T0);
+    low = _mm512_mul_ps(load_int8x16(w), scale);
+    high = _mm512_mul_ps(load_int8x16(w + 16), scale);
   }
-  store_sums<NR, TR>(acc, args, n, t);
-}
+};
 
 // q4 blocks expand to float32 with one fma per 16 weights, the same
 // instruction count per weight as int8 at two thirds of the bytes.
-template <int NR, int TR>
-void q4_tile(const Q4Block* W, const LinearKernelArgs& args, int64_t n, int64_t t) {
+struct Q4Weights {
+  const Q4Block* W;
+  int64_t Kp;
+
+  void expand(int64_t row, int64_t block, __m512& low, __m512& high) const {
+    const Q4Block* b = W + row * (Kp / kLinearBlock) + block;
+    // Blocks are 24 bytes, so every other block starts a new 64-byte line.
+    if ((block & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(b) + 4096, _MM_HINT_T0);
+    const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b->q)));
+    const __m512 scale = _mm512_set1_ps(b->scale);
+    const __m512 min = _mm512_set1_ps(b->min);
+    low = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, _mm512_set1_epi32(15))), scale, min);
+    high = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), scale, min);
+  }
+};
+
+// NR output rows from n times TR token rows from t.
+template <int NR, int TR, class Weights>
+void tile(const Weights& weights, const LinearKernelArgs& args, int64_t n, int64_t t) {
   __m512 acc[NR][TR];
   for (int r = 0; r < NR; ++r)
     for (int i = 0; i < TR; ++i) acc[r][i] = _mm512_setzero_ps();
-  const int64_t blocks = args.Kp / kLinearBlock;
-  const __m512i low_nibble = _mm512_set1_epi32(15);
 
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t k = b * kLinearBlock;
+  for (int64_t b = 0; b < args.Kp / kLinearBlock; ++b) {
     __m512 x_low[TR], x_high[TR];
     for (int i = 0; i < TR; ++i) {
-      const float* x = args.x + (t + i) * args.Kp + k;
+      const float* x = args.x + (t + i) * args.Kp + b * kLinearBlock;
       x_low[i] = _mm512_loadu_ps(x);
       x_high[i] = _mm512_loadu_ps(x + 16);
     }
     for (int r = 0; r < NR; ++r) {
-      const Q4Block* block = W + (n + r) * blocks + b;
-      // Blocks are 24 bytes, so every other block starts a new 64-byte line.
-      if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(block) + 4096, _MM_HINT_T0);
-      const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block->q)));
-      const __m512 scale = _mm512_set1_ps(block->scale);
-      const __m512 min = _mm512_set1_ps(block->min);
-      const __m512 w_low = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, low_nibble)), scale, min);
-      const __m512 w_high = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), scale, min);
+      __m512 w_low, w_high;
+      weights.expand(n + r, b, w_low, w_high);
       for (int i = 0; i < TR; ++i) {
         acc[r][i] = _mm512_fmadd_ps(w_low, x_low[i], acc[r][i]);
         acc[r][i] = _mm512_fmadd_ps(w_high, x_high[i], acc[r][i]);
@@ -131,61 +110,39 @@ void q4_tile(const Q4Block* W, const LinearKernelArgs& args, int64_t n, int64_t 
 
 // All token rows for NR output rows from n: full token tiles, then one
 // narrower tile for the remainder.
-template <int NR>
-void bf16_rows(const uint16_t* W, const LinearKernelArgs& args, int64_t n) {
+template <int NR, class Weights>
+void token_rows(const Weights& weights, const LinearKernelArgs& args, int64_t n) {
   int64_t t = 0;
-  for (; t + kTokenTile <= args.T; t += kTokenTile) bf16_tile<NR, kTokenTile>(W, args, n, t);
+  for (; t + kTokenTile <= args.T; t += kTokenTile) tile<NR, kTokenTile>(weights, args, n, t);
   switch (args.T - t) {
-    case 3: bf16_tile<NR, 3>(W, args, n, t); break;
-    case 2: bf16_tile<NR, 2>(W, args, n, t); break;
-    case 1: bf16_tile<NR, 1>(W, args, n, t); break;
+    case 3: tile<NR, 3>(weights, args, n, t); break;
+    case 2: tile<NR, 2>(weights, args, n, t); break;
+    case 1: tile<NR, 1>(weights, args, n, t); break;
     default: break;
   }
 }
 
-template <int NR>
-void int8_rows(const int8_t* W, const float* scales, const LinearKernelArgs& args, int64_t n) {
-  int64_t t = 0;
-  for (; t + kTokenTile <= args.T; t += kTokenTile) int8_tile<NR, kTokenTile>(W, scales, args, n, t);
-  switch (args.T - t) {
-    case 3: int8_tile<NR, 3>(W, scales, args, n, t); break;
-    case 2: int8_tile<NR, 2>(W, scales, args, n, t); break;
-    case 1: int8_tile<NR, 1>(W, scales, args, n, t); break;
-    default: break;
-  }
-}
-
-template <int NR>
-void q4_rows(const Q4Block* W, const LinearKernelArgs& args, int64_t n) {
-  int64_t t = 0;
-  for (; t + kTokenTile <= args.T; t += kTokenTile) q4_tile<NR, kTokenTile>(W, args, n, t);
-  switch (args.T - t) {
-    case 3: q4_tile<NR, 3>(W, args, n, t); break;
-    case 2: q4_tile<NR, 2>(W, args, n, t); break;
-    case 1: q4_tile<NR, 1>(W, args, n, t); break;
-    default: break;
-  }
+// Output rows [n0, n1) in tiles of kRowTile, then one at a time.
+template <class Weights>
+void output_rows(const Weights& weights, const LinearKernelArgs& args, int64_t n0, int64_t n1) {
+  int64_t n = n0;
+  for (; n + kRowTile <= n1; n += kRowTile) token_rows<kRowTile>(weights, args, n);
+  for (; n < n1; ++n) token_rows<1>(weights, args, n);
 }
 
 }  // namespace
 
-void q4_rows_avx512(const Q4Block* W, const LinearKernelArgs& args, int64_t n0, int64_t n1) {
-  int64_t n = n0;
-  for (; n + kRowTile <= n1; n += kRowTile) q4_rows<kRowTile>(W, args, n);
-  for (; n < n1; ++n) q4_rows<1>(W, args, n);
-}
-
 void bf16_rows_avx512(const uint16_t* W, const LinearKernelArgs& args, int64_t n0, int64_t n1) {
-  int64_t n = n0;
-  for (; n + kRowTile <= n1; n += kRowTile) bf16_rows<kRowTile>(W, args, n);
-  for (; n < n1; ++n) bf16_rows<1>(W, args, n);
+  output_rows(Bf16Weights{W, args.Kp}, args, n0, n1);
 }
 
 void int8_rows_avx512(const int8_t* W, const float* scales, const LinearKernelArgs& args, int64_t n0,
                       int64_t n1) {
-  int64_t n = n0;
-  for (; n + kRowTile <= n1; n += kRowTile) int8_rows<kRowTile>(W, scales, args, n);
-  for (; n < n1; ++n) int8_rows<1>(W, scales, args, n);
+  output_rows(Int8Weights{W, scales, args.Kp}, args, n0, n1);
+}
+
+void q4_rows_avx512(const Q4Block* W, const LinearKernelArgs& args, int64_t n0, int64_t n1) {
+  output_rows(Q4Weights{W, args.Kp}, args, n0, n1);
 }
 
 uint64_t xor_lines_avx512(const uint8_t* data, int64_t bytes) {
