@@ -154,6 +154,27 @@ TEST(DecodeWeightBytes, CountsSwiftKVLeadersOnly) {
   EXPECT_DOUBLE_EQ(bytes(true, WeightFormat::kAuto, DType::kBF16), 2 * on);
 }
 
+// tiny_model has 4 layers of 7 linear layers plus the LM head.
+TEST(ModelWeightFormats, SummaryCountsLayersAndRequantizing) {
+  EXPECT_EQ(tiny_model(false, false, WeightFormat::kAuto, DType::kQ4_1)->layer_format_summary(), "29 q4");
+  EXPECT_EQ(tiny_model(false, false, WeightFormat::kAuto, DType::kQ4_1)->requantized_layers(), 0);
+  EXPECT_EQ(tiny_model(false, false, WeightFormat::kAuto, DType::kF16)->layer_format_summary(), "29 bf16");
+  // q4 on 8-bit and float tensors loses precision; on Q4_0 it does not.
+  EXPECT_EQ(tiny_model(false, false, WeightFormat::kQ4, DType::kQ8_0)->requantized_layers(), 29);
+  EXPECT_EQ(tiny_model(false, false, WeightFormat::kInt8, DType::kF32)->requantized_layers(), 29);
+  EXPECT_EQ(tiny_model(false, false, WeightFormat::kQ4, DType::kQ4_0)->requantized_layers(), 0);
+  EXPECT_EQ(tiny_model(false, false, WeightFormat::kBF16, DType::kF32)->requantized_layers(), 0);
+}
+
+// From 8 rows at the amx level a quantized layer runs oneDNN on its bf16 copy,
+// so a step of 8 rows reads 2 bytes per weight.
+TEST(DecodeWeightBytes, QuantizedLayersReadTheirBf16CopyForManyRows) {
+  if (active_cpu_level() < CpuLevel::kAmx) GTEST_SKIP() << "the row threshold measured here is amx's";
+  const auto model = tiny_model(false, false, WeightFormat::kQ4, DType::kF32);
+  EXPECT_EQ(model->decode_weight_bytes(7), model->decode_weight_bytes(1));
+  EXPECT_EQ(model->decode_weight_bytes(8), model->decode_weight_bytes(1) / 3 * 8);
+}
+
 // Small enough for a test: two prompt lengths, two batch sizes, one context.
 const char* kTinyBenchFlags =
     " --prompt-lengths 8,16 --prefill-batch-sizes 1,2 --batch-sizes 1,2 --contexts 8 --decode-steps 2"

@@ -118,7 +118,6 @@ std::vector<PrefillResult> bench_prefill(const Model& model, const BenchSettings
 std::vector<DecodeResult> bench_decode(const Model& model, const BenchSettings& settings,
                                        const MachineCeilings& ceilings) {
   const ModelConfig& config = model.config();
-  const double weight_bytes = static_cast<double>(model.decode_weight_bytes());
   std::vector<DecodeResult> results;
   for (int64_t context : settings.contexts) {
     for (int64_t batch : settings.decode_batch_sizes) {
@@ -147,6 +146,7 @@ std::vector<DecodeResult> bench_decode(const Model& model, const BenchSettings& 
       const double run_seconds = median_seconds(settings.warmup, settings.repeat, run_steps);
       result.step_seconds = run_seconds / static_cast<double>(settings.decode_steps);
       result.tokens_per_s = static_cast<double>(batch) / result.step_seconds;
+      const double weight_bytes = static_cast<double>(model.decode_weight_bytes(batch));
       result.weight_bytes = weight_bytes;
       // Step s reads context + s + 1 positions of every slot of every
       // sequence, so the mean over the steps is context + (steps + 1) / 2.

@@ -40,6 +40,12 @@ class LinearWeight {
   WeightFormat format() const { return format_; }
   // Bytes of packed weights (what a decode step streams from memory).
   virtual int64_t weight_bytes() const = 0;
+  // Bytes a forward of T rows reads: weight_bytes(), or the bf16 copy's
+  // where a quantized layer hands T rows to oneDNN.
+  virtual int64_t weight_bytes_read(int64_t T) const {
+    (void)T;
+    return weight_bytes();
+  }
   // Writes the float32 values the layer multiplies by (after bf16 rounding or
   // int8 quantization) to W[N, K]; tests compare against linear_ref on them.
   virtual void unpack_weights(float* W) const = 0;

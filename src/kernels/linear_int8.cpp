@@ -53,6 +53,13 @@ class LinearInt8 final : public LinearWeight {
     return N_ * Kp_ + N_ * (Kp_ / kLinearBlock) * static_cast<int64_t>(sizeof(float));
   }
 
+  int64_t weight_bytes_read(int64_t T) const override {
+    if (prompt_copy_ != nullptr && T >= onednn_min_rows(WeightFormat::kInt8, level_)) {
+      return N_ * K_ * static_cast<int64_t>(sizeof(uint16_t));
+    }
+    return weight_bytes();
+  }
+
   void unpack_weights(float* W) const override {
     const int64_t blocks = Kp_ / kLinearBlock;
     for (int64_t n = 0; n < N_; ++n) {

@@ -74,6 +74,13 @@ class LinearQ4 final : public LinearWeight {
 
   int64_t weight_bytes() const override { return N_ * blocks_ * static_cast<int64_t>(sizeof(Q4Block)); }
 
+  int64_t weight_bytes_read(int64_t T) const override {
+    if (prompt_copy_ != nullptr && T >= onednn_min_rows(WeightFormat::kQ4, level_)) {
+      return N_ * K_ * static_cast<int64_t>(sizeof(uint16_t));
+    }
+    return weight_bytes();
+  }
+
   // Values as the kernels compute them: fma(nibble, scale, min).
   void unpack_weights(float* W) const override {
     for (int64_t n = 0; n < N_; ++n) {

@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <algorithm>
+#include <map>
 
 #include "core/error.h"
 #include "formats/checkpoint.h"
@@ -15,14 +16,21 @@ std::vector<int32_t> positions_of(const std::vector<BatchRow>& rows) {
   return positions;
 }
 
-// Packs W (and its bias) for `format`; make_linear copies the values.
-std::unique_ptr<LinearWeight> pack(const Weight& weight, const Weight& bias, WeightFormat format, CpuLevel level) {
-  if (weight.empty()) return nullptr;
-  return make_linear(weight.data(), bias.data(), weight.shape[0], weight.shape[1],
-                     layer_weight_format(format, weight.source_dtype), level);
+// Bits per stored weight (the block scales aside).
+int stored_bits(DType dtype) {
+  switch (dtype) {
+    case DType::kQ4_0:
+    case DType::kQ4_1: return 4;
+    case DType::kQ8_0: return 8;
+    case DType::kF16:
+    case DType::kBF16: return 16;
+    default: return 32;
+  }
 }
 
-int64_t bytes_of(const std::unique_ptr<LinearWeight>& weight) { return weight ? weight->weight_bytes() : 0; }
+int64_t bytes_read(const std::unique_ptr<LinearWeight>& weight, int64_t rows) {
+  return weight ? weight->weight_bytes_read(rows) : 0;
+}
 
 void release(Weight& weight) {
   weight.values.clear();
@@ -60,24 +68,53 @@ Model::Model(ModelConfig config, ModelWeights weights, bool use_swiftkv, WeightF
   pack_weights();
 }
 
+// Packs W (and its bias) in the format `format_` gives its stored dtype;
+// make_linear copies the values.
+std::unique_ptr<LinearWeight> Model::pack(const Weight& weight, const Weight& bias) {
+  if (weight.empty()) return nullptr;
+  const WeightFormat format = layer_weight_format(format_, weight.source_dtype);
+  const int bits = format == WeightFormat::kQ4 ? 4 : format == WeightFormat::kInt8 ? 8 : 16;
+  if (bits < 16 && bits < stored_bits(weight.source_dtype)) ++requantized_layers_;
+  return make_linear(weight.data(), bias.data(), weight.shape[0], weight.shape[1], format, level_);
+}
+
+std::string Model::layer_format_summary() const {
+  std::map<std::string, int64_t> counts;
+  const auto count = [&](const std::unique_ptr<LinearWeight>& weight) {
+    if (weight) ++counts[weight_format_name(weight->format())];
+  };
+  count(lm_head_);
+  for (const PackedLayer& layer : packed_) {
+    for (const auto* weight : {&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down,
+                               &layer.q_swiftkv, &layer.k_swiftkv, &layer.v_swiftkv}) {
+      count(*weight);
+    }
+  }
+  std::string summary;
+  for (const auto& [name, layers] : counts) {
+    summary += (summary.empty() ? "" : ", ") + std::to_string(layers) + " " + name;
+  }
+  return summary;
+}
+
 void Model::pack_weights() {
   // A tied LM head packs the embedding matrix, whose float32 rows stay for lookups.
-  lm_head_ = pack(weights_.output_weight(), Weight(), format_, level_);
+  lm_head_ = pack(weights_.output_weight(), Weight());
 
   packed_.resize(weights_.layers.size());
   for (size_t i = 0; i < weights_.layers.size(); ++i) {
     const LayerWeights& layer = weights_.layers[i];
     PackedLayer& out = packed_[i];
-    out.q = pack(layer.q_proj, layer.q_bias, format_, level_);
-    out.k = pack(layer.k_proj, layer.k_bias, format_, level_);
-    out.v = pack(layer.v_proj, layer.v_bias, format_, level_);
-    out.o = pack(layer.o_proj, Weight(), format_, level_);
-    out.gate = pack(layer.gate_proj, Weight(), format_, level_);
-    out.up = pack(layer.up_proj, Weight(), format_, level_);
-    out.down = pack(layer.down_proj, Weight(), format_, level_);
-    out.q_swiftkv = pack(layer.q_proj_swiftkv, layer.q_bias_swiftkv, format_, level_);
-    out.k_swiftkv = pack(layer.k_proj_swiftkv, layer.k_bias_swiftkv, format_, level_);
-    out.v_swiftkv = pack(layer.v_proj_swiftkv, layer.v_bias_swiftkv, format_, level_);
+    out.q = pack(layer.q_proj, layer.q_bias);
+    out.k = pack(layer.k_proj, layer.k_bias);
+    out.v = pack(layer.v_proj, layer.v_bias);
+    out.o = pack(layer.o_proj, Weight());
+    out.gate = pack(layer.gate_proj, Weight());
+    out.up = pack(layer.up_proj, Weight());
+    out.down = pack(layer.down_proj, Weight());
+    out.q_swiftkv = pack(layer.q_proj_swiftkv, layer.q_bias_swiftkv);
+    out.k_swiftkv = pack(layer.k_proj_swiftkv, layer.k_bias_swiftkv);
+    out.v_swiftkv = pack(layer.v_proj_swiftkv, layer.v_bias_swiftkv);
   }
   // The reference path keeps float32 weights for reference_sequence_logits.
   if (format_ == WeightFormat::kF32) return;
@@ -102,17 +139,18 @@ int64_t Model::linear_weight_bytes() const {
   return bytes;
 }
 
-int64_t Model::decode_weight_bytes() const {
-  int64_t bytes = lm_head_->weight_bytes();
+int64_t Model::decode_weight_bytes(int64_t rows) const {
+  const auto read = [rows](const std::unique_ptr<LinearWeight>& weight) { return bytes_read(weight, rows); };
+  int64_t bytes = read(lm_head_);
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     const PackedLayer& layer = packed_[static_cast<size_t>(i)];
     const bool swiftkv_layer = use_swiftkv_ && i >= config_.num_key_value_layers;
-    bytes += bytes_of(swiftkv_layer ? layer.q_swiftkv : layer.q) + bytes_of(layer.o) + bytes_of(layer.gate) +
-             bytes_of(layer.up) + bytes_of(layer.down);
+    bytes += read(swiftkv_layer ? layer.q_swiftkv : layer.q) + read(layer.o) + read(layer.gate) + read(layer.up) +
+             read(layer.down);
     if (!swiftkv_layer) {
-      bytes += bytes_of(layer.k) + bytes_of(layer.v);
+      bytes += read(layer.k) + read(layer.v);
     } else if (swiftkv_leader(config_, i) == i) {
-      bytes += bytes_of(layer.k_swiftkv) + bytes_of(layer.v_swiftkv);
+      bytes += read(layer.k_swiftkv) + read(layer.v_swiftkv);
     }
   }
   return bytes;

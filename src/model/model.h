@@ -46,13 +46,19 @@ class Model {
   bool uses_swiftkv() const { return use_swiftkv_; }
   WeightFormat weight_format() const { return format_; }
   CpuLevel cpu_level() const { return level_; }
+  // "210 q4, 1 int8": how many linear layers each format packs.
+  std::string layer_format_summary() const;
+  // Linear layers an explicit q4 or int8 quantized from a tensor the file
+  // stores with more bits (auto never does).
+  int64_t requantized_layers() const { return requantized_layers_; }
   // Bytes of packed linear weights, LM head included.
   int64_t linear_weight_bytes() const;
   // Linear weight bytes one decode step streams: every projection and MLP
   // matrix a new token runs through (with SwiftKV on, layers >= K read the
   // group leader's k/v_proj_swiftkv once per group) plus the LM head, in the
-  // packed size of each layer's format. Biases and norms are left out.
-  int64_t decode_weight_bytes() const;
+  // size each layer reads for a step of `rows` rows (a quantized layer reads
+  // its bf16 copy from 8 rows). Biases and norms are left out.
+  int64_t decode_weight_bytes(int64_t rows = 1) const;
 
   // A contiguous cache with this model's slot map: one block of `capacity`
   // positions per sequence, sequence s using block s.
@@ -76,6 +82,7 @@ class Model {
   };
 
   void pack_weights();
+  std::unique_ptr<LinearWeight> pack(const Weight& weight, const Weight& bias);
   void reserve_rope_positions(int64_t positions) const;
   std::vector<float> apply(const LinearWeight& weight, const std::vector<float>& x, int64_t T,
                            FlopCount* flops) const;
@@ -97,6 +104,7 @@ class Model {
   WeightFormat format_;
   CpuLevel level_;  // kScalar for the kF32 reference path
   std::vector<PackedLayer> packed_;
+  int64_t requantized_layers_ = 0;
   std::unique_ptr<LinearWeight> lm_head_;
   std::vector<float> inv_freq_;  // [DH / 2]
   // cos/sin tables, grown by make_cache and make_paged_cache when a cache
