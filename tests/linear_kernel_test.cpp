@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -254,6 +255,25 @@ TEST_F(LinearKernelTest, Q4KeepsQ4_1ValuesExactly) {
     layer->unpack_weights(stored.data());
     EXPECT_EQ(stored, W) << cpu_level_name(level);
     EXPECT_EQ(layer->weight_bytes(), N * (K / 32) * 24);
+  }
+}
+
+// A corrupt file's NaN or infinite weights must not reach an undefined
+// float-to-int conversion; blocks without them quantize as usual.
+TEST_F(LinearKernelTest, NonFiniteWeightsStayInTheirBlock) {
+  std::mt19937 rng(8);
+  const int64_t N = 2, K = 64;
+  std::vector<float> W = random_floats(N * K, rng);
+  W[3] = std::numeric_limits<float>::quiet_NaN();
+  W[K + 40] = std::numeric_limits<float>::infinity();
+  for (WeightFormat format : {WeightFormat::kInt8, WeightFormat::kQ4}) {
+    const auto layer = make_linear(W.data(), nullptr, N, K, format, detected_cpu_level());
+    std::vector<float> stored(N * K);
+    layer->unpack_weights(stored.data());
+    // Block 1 of row 0 and block 0 of row 1 hold only finite weights.
+    for (int64_t k : {int64_t{32}, int64_t{63}, K, K + 31}) {
+      EXPECT_NEAR(stored[k], W[k], 0.2) << weight_format_name(format) << " index " << k;
+    }
   }
 }
 

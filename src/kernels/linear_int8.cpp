@@ -87,7 +87,9 @@ class LinearInt8 final : public LinearWeight {
         scales_[n * blocks + b] = scale;
         for (int64_t k = k0; k < k1; ++k) {
           const float q = std::round(W[n * K_ + k] / scale);
-          packed_[n * Kp_ + k] = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
+          // A NaN or infinite weight (a corrupt file) packs as 0 instead of
+          // an undefined float-to-int conversion.
+          packed_[n * Kp_ + k] = std::isfinite(q) ? static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f)) : 0;
         }
       }
     }

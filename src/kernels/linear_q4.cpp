@@ -35,7 +35,9 @@ Q4Block quantize_block(const float* w, int64_t count) {
   const float inverse = block.scale > 0.0f ? 1.0f / block.scale : 0.0f;
   for (int64_t j = 0; j < kLinearBlock; ++j) {
     const float q = j < count ? std::round((w[j] - block.min) * inverse) : 0.0f;
-    const auto nibble = static_cast<uint8_t>(std::clamp(q, 0.0f, 15.0f));
+    // A NaN or infinite weight (a corrupt file) packs as nibble 0 instead of
+    // an undefined float-to-int conversion.
+    const auto nibble = std::isfinite(q) ? static_cast<uint8_t>(std::clamp(q, 0.0f, 15.0f)) : uint8_t{0};
     block.q[j % kHalf] |= static_cast<uint8_t>(j < kHalf ? nibble : nibble << 4);
   }
   return block;
