@@ -2,9 +2,11 @@
 // `swiftkv bench --json` writes one JSON document with every expected key.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "engine/bench.h"
 #include "engine/bench_checkpoint.h"
@@ -166,6 +168,21 @@ TEST(ModelWeightFormats, SummaryCountsLayersAndRequantizing) {
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kBF16, DType::kF32)->requantized_layers(), 0);
 }
 
+// A process spinning on one core shows up in the busy share.
+TEST(BusyCpuShare, SeesAnotherThreadSpinning) {
+  std::atomic<bool> stop{false};
+  std::thread spinner([&] {
+    while (!stop.load()) {
+    }
+  });
+  const double busy = busy_cpu_share(0.3);
+  stop = true;
+  spinner.join();
+  // One busy core of N is at least 1/N of all CPU time.
+  EXPECT_GE(busy, 0.9 / std::thread::hardware_concurrency());
+  EXPECT_LE(busy, 1.0);
+}
+
 // From 8 rows at the amx level a quantized layer runs oneDNN on its bf16 copy,
 // so a step of 8 rows reads 2 bytes per weight.
 TEST(DecodeWeightBytes, QuantizedLayersReadTheirBf16CopyForManyRows) {
@@ -198,6 +215,9 @@ TEST(BenchCommand, JsonHasExpectedKeys) {
   EXPECT_EQ(json["weights"], "f32");
   EXPECT_GE(json["ceilings"]["bf16_matmul_flops_per_s"].get<double>(), 0.0);
   EXPECT_GT(json["ceilings"]["memory_read_bytes_per_s"].get<double>(), 0.0);
+  const double busy = json["machine"]["busy_cpu_share_before"].get<double>();
+  EXPECT_GE(busy, 0.0);
+  EXPECT_LE(busy, 1.0);
 
   // SwiftKV on and off x 2 prompt lengths x 2 batch sizes.
   ASSERT_EQ(json["prefill"].size(), 8u);

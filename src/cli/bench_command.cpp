@@ -64,6 +64,13 @@ void run_bench(const BenchCommandOptions& options) {
   report.weight_format = weight_format_name(format);
   report.cpu_name = cpu_model_name();
   report.threads = omp_get_max_threads();
+  // Other processes share the cores the kernels spin on, and OpenMP threads
+  // then wait for each other: the figures read low, by up to 100 times.
+  report.busy_cpu_share = busy_cpu_share();
+  if (report.busy_cpu_share >= 0.2) {
+    SKV_LOG_WARN("bench", "other jobs kept %.0f%% of the CPU time busy just before this run; the figures will "
+                 "read low, so measure with no other job running", 100.0 * report.busy_cpu_share);
+  }
   report.settings = options.settings;
   report.ceilings = measure_machine_ceilings(options.ceiling_matmul_size);
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -197,6 +198,33 @@ std::string cpu_model_name() {
     return start == std::string::npos ? std::string("unknown") : line.substr(start);
   }
   return "unknown";
+}
+
+namespace {
+
+// Busy and total jiffies of all CPUs from the first line of /proc/stat.
+bool read_cpu_jiffies(double& busy, double& total) {
+  std::ifstream in("/proc/stat");
+  std::string label;
+  if (!(in >> label) || label != "cpu") return false;
+  busy = total = 0.0;
+  double value = 0.0;
+  // user nice system idle iowait irq softirq steal: idle and iowait are idle.
+  for (int field = 0; field < 8 && (in >> value); ++field) {
+    total += value;
+    if (field != 3 && field != 4) busy += value;
+  }
+  return total > 0.0;
+}
+
+}  // namespace
+
+double busy_cpu_share(double seconds) {
+  double busy0 = 0.0, total0 = 0.0, busy1 = 0.0, total1 = 0.0;
+  if (!read_cpu_jiffies(busy0, total0)) return -1.0;
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  if (!read_cpu_jiffies(busy1, total1) || total1 <= total0) return -1.0;
+  return (busy1 - busy0) / (total1 - total0);
 }
 
 }  // namespace swiftkv

@@ -86,4 +86,9 @@ std::vector<SwiftKVPrefillRatio> swiftkv_prefill_ratios(const ModelConfig& confi
 // "model name" of the first processor in /proc/cpuinfo, or "unknown".
 std::string cpu_model_name();
 
+// The share of all CPUs' time that was busy over the next `seconds` (from
+// /proc/stat), while this process sleeps: other jobs' share of the machine.
+// Returns -1 where /proc/stat is unreadable.
+double busy_cpu_share(double seconds = 0.3);
+
 }  // namespace swiftkv

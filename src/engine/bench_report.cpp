@@ -176,6 +176,7 @@ nlohmann::json bench_report_json(const BenchReport& report) {
   json["weights"] = report.weight_format;
   json["cpu_level"] = report.cpu_level;
   json["machine"] = {{"cpu", report.cpu_name}, {"threads", report.threads}};
+  if (report.busy_cpu_share >= 0.0) json["machine"]["busy_cpu_share_before"] = report.busy_cpu_share;
   json["settings"] = settings_json(report.settings);
   json["ceilings"] = {{"matmul_size", report.ceilings.matmul_size},
                       {"bf16_matmul_flops_per_s", report.ceilings.bf16_matmul_flops},

@@ -19,6 +19,7 @@ struct BenchReport {
   std::string cpu_level;      // kernels the model ran ("scalar" for f32)
   std::string cpu_name;       // /proc/cpuinfo model name
   int threads = 0;
+  double busy_cpu_share = -1.0;  // busy_cpu_share() before the run, -1 if unknown
   BenchSettings settings;
   MachineCeilings ceilings;
   std::vector<PrefillResult> prefill;
