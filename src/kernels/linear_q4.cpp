@@ -23,24 +23,46 @@ Q4RowsKernel q4_kernel_for(CpuLevel level) {
 
 constexpr int64_t kHalf = kLinearBlock / 2;
 
-// Quantizes w[0, count) (count <= 32; the rest of the block is padding) as
-// GGUF Q4_1 does: min = the smallest weight, scale = (largest - min) / 15.
-// The quantizer puts the smallest weight of every block at nibble 0 and the
-// largest at 15, so weights dequantized from a Q4_1 file come back exact.
-Q4Block quantize_block(const float* w, int64_t count) {
+// Packs w[0, count) (count <= 32; the rest of the block is padding) with
+// nibble = round((w - min) / scale), clamped to [0, 15].
+Q4Block pack_block(const float* w, int64_t count, float scale, float min) {
   Q4Block block{};
-  const auto [lo, hi] = std::minmax_element(w, w + count);
-  block.min = *lo;
-  block.scale = (*hi - *lo) / 15.0f;
-  const float inverse = block.scale > 0.0f ? 1.0f / block.scale : 0.0f;
+  block.scale = scale;
+  block.min = min;
+  const float inverse = scale != 0.0f ? 1.0f / scale : 0.0f;
   for (int64_t j = 0; j < kLinearBlock; ++j) {
-    const float q = j < count ? std::round((w[j] - block.min) * inverse) : 0.0f;
+    const float q = j < count ? std::round((w[j] - min) * inverse) : 0.0f;
     // A NaN or infinite weight (a corrupt file) packs as nibble 0 instead of
     // an undefined float-to-int conversion.
     const auto nibble = std::isfinite(q) ? static_cast<uint8_t>(std::clamp(q, 0.0f, 15.0f)) : uint8_t{0};
     block.q[j % kHalf] |= static_cast<uint8_t>(j < kHalf ? nibble : nibble << 4);
   }
   return block;
+}
+
+// True when the block's values, fma(nibble, scale, min), equal w exactly.
+bool reproduces(const Q4Block& block, const float* w, int64_t count) {
+  for (int64_t j = 0; j < count; ++j) {
+    const int nibble = j < kHalf ? block.q[j] & 15 : block.q[j - kHalf] >> 4;
+    if (std::fma(static_cast<float>(nibble), block.scale, block.min) != w[j]) return false;
+  }
+  return true;
+}
+
+// Quantizes a block as GGUF Q4_1 does: min = the smallest weight, scale =
+// (largest - min) / 15. That quantizer puts the smallest weight of every
+// block at nibble 0 and the largest at 15, so a Q4_1 file's weights come back
+// exact. Q4_0 puts the weight v of largest magnitude at nibble 0 with scale
+// -v / 8, and its other end need not reach nibble 15; that rule is tried
+// when the first does not reproduce the block, so Q4_0 files come back
+// exact as well.
+Q4Block quantize_block(const float* w, int64_t count) {
+  const auto [lo, hi] = std::minmax_element(w, w + count);
+  const Q4Block asymmetric = pack_block(w, count, (*hi - *lo) / 15.0f, *lo);
+  if (reproduces(asymmetric, w, count)) return asymmetric;
+  const float largest = std::fabs(*lo) > std::fabs(*hi) ? *lo : *hi;
+  const Q4Block symmetric = pack_block(w, count, -largest / 8.0f, largest);
+  return reproduces(symmetric, w, count) ? symmetric : asymmetric;
 }
 
 class LinearQ4 final : public LinearWeight {
