@@ -1,5 +1,6 @@
 // 4-bit linear layers: GGUF Q4_1's blocks of 32 weights with a scale and a
-// minimum each, so a Q4_1 tensor decodes from the values the file stores.
+// minimum each, so a Q4_0 or Q4_1 tensor decodes from the values the file
+// stores.
 #pragma once
 
 #include <cstdint>
