@@ -237,18 +237,8 @@ TEST_F(LinearKernelTest, QuantizedWeightsStayWithinOneStep) {
 TEST_F(LinearKernelTest, Q4KeepsQ4_1ValuesExactly) {
   std::mt19937 rng(21);
   const int64_t N = 6, K = 96;
-  const std::vector<float> raw = random_floats(N * K, rng);
-  std::vector<float> W(N * K);
-  for (int64_t b = 0; b < N * K / 32; ++b) {
-    const float* x = raw.data() + b * 32;
-    const auto [lo, hi] = std::minmax_element(x, x + 32);
-    const float d = f16_to_f32(f32_to_f16((*hi - *lo) / 15.0f));
-    const float m = f16_to_f32(f32_to_f16(*lo));
-    for (int64_t j = 0; j < 32; ++j) {
-      const float q = std::clamp(std::round((x[j] - m) / d), 0.0f, 15.0f);
-      W[b * 32 + j] = d * q + m;  // as convert_to_f32 dequantizes Q4_1
-    }
-  }
+  std::vector<float> W = random_floats(N * K, rng);
+  testing::round_to_q4_1(W);
   for (CpuLevel level : supported_levels()) {
     const auto layer = make_linear(W.data(), nullptr, N, K, WeightFormat::kQ4, level);
     std::vector<float> stored(N * K);
@@ -258,27 +248,12 @@ TEST_F(LinearKernelTest, Q4KeepsQ4_1ValuesExactly) {
   }
 }
 
-// A corrupt file's NaN or infinite weights must not reach an undefined
-// float-to-int conversion; blocks without them quantize as usual.
-// The same for GGUF Q4_0 (llama.cpp's rule: the weight v of largest
-// magnitude sets d = v / -8, and the value of nibble q is d * (q - 8)).
+// The same for GGUF Q4_0, whose largest value need not reach nibble 15.
 TEST_F(LinearKernelTest, Q4KeepsQ4_0ValuesExactly) {
   std::mt19937 rng(22);
   const int64_t N = 6, K = 96;
-  const std::vector<float> raw = random_floats(N * K, rng);
-  std::vector<float> W(N * K);
-  for (int64_t b = 0; b < N * K / 32; ++b) {
-    const float* x = raw.data() + b * 32;
-    float largest = 0.0f;
-    for (int64_t j = 0; j < 32; ++j) {
-      if (std::fabs(x[j]) > std::fabs(largest)) largest = x[j];
-    }
-    const float d = f16_to_f32(f32_to_f16(largest / -8.0f));
-    for (int64_t j = 0; j < 32; ++j) {
-      const float q = std::min(15.0f, std::floor(x[j] / d + 8.5f));
-      W[b * 32 + j] = (q - 8.0f) * d;  // as convert_to_f32 dequantizes Q4_0
-    }
-  }
+  std::vector<float> W = random_floats(N * K, rng);
+  testing::round_to_q4_0(W);
   const auto layer = make_linear(W.data(), nullptr, N, K, WeightFormat::kQ4, detected_cpu_level());
   std::vector<float> stored(N * K);
   layer->unpack_weights(stored.data());

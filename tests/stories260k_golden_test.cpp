@@ -12,6 +12,8 @@
 #include "formats/checkpoint.h"
 #include "golden_util.h"
 #include "model/model.h"
+#include "model/weights.h"
+#include "numeric_util.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
 
@@ -134,6 +136,48 @@ TEST(Stories260KGolden, FastPathDiffersOnlyAtNearTie) {
       EXPECT_LT(expected.margins[step], kBf16NearTieMargin) << golden.file << ": first difference at step " << step;
     }
     std::printf("%s: bf16 greedy tokens identical for %zu of %zu steps\n", golden.file, step, expected.margins.size());
+  }
+}
+
+// Rounds every linear weight (and the tied embedding) as a GGUF file of
+// `dtype` would store it, and marks it as stored in `dtype`.
+ModelWeights quantized_weights(const Checkpoint& checkpoint, DType dtype) {
+  ModelWeights weights = load_weights(checkpoint.config, *checkpoint.tensors);
+  std::vector<Weight*> linear = {&weights.embed_tokens};
+  for (LayerWeights& layer : weights.layers) {
+    for (Weight* w : {&layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.o_proj, &layer.gate_proj, &layer.up_proj,
+                      &layer.down_proj}) {
+      linear.push_back(w);
+    }
+  }
+  for (Weight* w : linear) {
+    // Rows are quantized on their own, as GGUF blocks never cross a row.
+    const int64_t K = w->shape[1];
+    for (int64_t row = 0; row < w->shape[0]; ++row) {
+      std::vector<float> values(w->values.begin() + row * K, w->values.begin() + (row + 1) * K);
+      if (dtype == DType::kQ4_0) testing::round_to_q4_0(values);
+      if (dtype == DType::kQ4_1) testing::round_to_q4_1(values);
+      if (dtype == DType::kQ8_0) testing::round_to_q8_0(values);
+      std::copy(values.begin(), values.end(), w->values.begin() + row * K);
+    }
+    w->source_dtype = dtype;
+  }
+  return weights;
+}
+
+// With the default weights, a quantized checkpoint's layers keep the values
+// the file stores exactly (q4 for Q4_0 and Q4_1, int8 for Q8_0), and single
+// rows run the matrix-vector kernels and float32 attention. Decoding from BOS
+// then follows the float32 reference token for token, near-ties included.
+TEST(Stories260KGolden, QuantizedWeightsDecodeLikeFloat32) {
+  const Checkpoint checkpoint = load_checkpoint(stories_dir() + "/stories260K.bin", stories_dir() + "/tok512.bin");
+  const std::vector<int32_t> bos = {static_cast<int32_t>(checkpoint.config.bos_token_id)};
+  for (DType dtype : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0}) {
+    const ModelWeights weights = quantized_weights(checkpoint, dtype);
+    const Model reference(checkpoint.config, weights, /*use_swiftkv=*/false, WeightFormat::kF32);
+    const Model fast(checkpoint.config, weights, /*use_swiftkv=*/false, WeightFormat::kAuto);
+    EXPECT_EQ(fast.layer_format_summary(), dtype == DType::kQ8_0 ? "36 int8" : "36 q4");
+    EXPECT_EQ(greedy(fast, bos, 255).tokens, greedy(reference, bos, 255).tokens) << dtype_name(dtype);
   }
 }
 
