@@ -161,10 +161,13 @@ TEST(ModelWeightFormats, SummaryCountsLayersAndRequantizing) {
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kAuto, DType::kQ4_1)->layer_format_summary(), "29 q4");
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kAuto, DType::kQ4_1)->requantized_layers(), 0);
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kAuto, DType::kF16)->layer_format_summary(), "29 bf16");
-  // q4 on 8-bit and float tensors loses precision; on Q4_0 it does not.
+  // q4 holds Q4_0 and Q4_1 blocks exactly and int8 Q8_0 blocks; any other
+  // pairing re-quantizes.
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kQ4, DType::kQ8_0)->requantized_layers(), 29);
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kInt8, DType::kF32)->requantized_layers(), 29);
+  EXPECT_EQ(tiny_model(false, false, WeightFormat::kInt8, DType::kQ4_1)->requantized_layers(), 29);
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kQ4, DType::kQ4_0)->requantized_layers(), 0);
+  EXPECT_EQ(tiny_model(false, false, WeightFormat::kInt8, DType::kQ8_0)->requantized_layers(), 0);
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kBF16, DType::kF32)->requantized_layers(), 0);
 }
 

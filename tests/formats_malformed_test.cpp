@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include "formats/model_config.h"
 #include "formats/safetensors.h"
 #include "formats/weight_names.h"
+#include "model/model.h"
 #include "formats_test_util.h"
 
 namespace swiftkv {
@@ -289,6 +291,29 @@ TEST(Llama2cMalformed, WrongSize) {
   std::memcpy(bad_header.data() + 8, &negative_layers, 4);
   testing::write_file(dir.file("layers.bin"), bad_header);
   EXPECT_THROW(load_checkpoint(dir.file("layers.bin"), tokenizer), Error);
+}
+
+// A NaN weight is refused at load, naming the tensor, for every weight
+// format (int8 and q4 would otherwise pack it as zero and run on).
+TEST(Llama2cMalformed, NonFiniteWeightIsRefused) {
+  std::vector<uint8_t> bytes = testing::read_file(stories_dir() + "/stories260K.bin");
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const size_t embedding_element = 28 + 4 * 100;  // after the 7-int header
+  std::memcpy(bytes.data() + embedding_element, &nan, 4);
+  TempDir dir;
+  testing::write_file(dir.file("nan.bin"), bytes);
+  const Checkpoint checkpoint = load_checkpoint(dir.file("nan.bin"), stories_dir() + "/tok512.bin");
+  for (WeightFormat format : {WeightFormat::kF32, WeightFormat::kAuto, WeightFormat::kInt8, WeightFormat::kQ4}) {
+    try {
+      make_model(checkpoint, /*use_swiftkv=*/false, format);
+      FAIL() << "loaded a NaN weight with " << weight_format_name(format);
+    } catch (const Error& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find("'model.embed_tokens.weight'"), std::string::npos) << message;
+      EXPECT_NE(message.find("element 100"), std::string::npos) << message;
+      EXPECT_NE(message.find("corrupt"), std::string::npos) << message;
+    }
+  }
 }
 
 TEST(Llama2cMalformed, NeedsTokenizer) {

@@ -78,6 +78,7 @@ void run_bench(const BenchCommandOptions& options) {
     // One model at a time, so a large checkpoint is never packed twice in memory.
     const std::unique_ptr<Model> model = make_model(checkpoint, use_swiftkv, format);
     report.cpu_level = cpu_level_name(model->cpu_level());
+    report.layer_formats = model->layer_format_summary();
     SKV_LOG_INFO("bench", "SwiftKV %s, %s weights on %s kernels", use_swiftkv ? "on" : "off",
                  report.weight_format.c_str(), report.cpu_level.c_str());
     if (run_prefill) {

@@ -56,8 +56,8 @@ LoadedModel load_model(const ModelOptions& options) {
                weight_format_name(loaded.model->weight_format()), loaded.model->layer_format_summary().c_str(),
                cpu_level_name(loaded.model->cpu_level()), seconds);
   if (loaded.model->requantized_layers() > 0) {
-    SKV_LOG_WARN("model", "--weights %s loses precision on the linear layers that '%s' stores with more bits "
-                 "(%lld of them); --weights auto keeps each layer's stored precision",
+    SKV_LOG_WARN("model", "--weights %s re-quantizes the linear layers of '%s' that it cannot hold exactly (%lld "
+                 "of them), losing precision; --weights auto keeps each layer's stored values",
                  options.weights.c_str(), options.model_path.c_str(),
                  static_cast<long long>(loaded.model->requantized_layers()));
   }

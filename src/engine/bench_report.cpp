@@ -174,6 +174,7 @@ nlohmann::json bench_report_json(const BenchReport& report) {
   json["model"] = report.model_path;
   json["config"] = config_json(report.config);
   json["weights"] = report.weight_format;
+  json["layer_formats"] = report.layer_formats;
   json["cpu_level"] = report.cpu_level;
   json["machine"] = {{"cpu", report.cpu_name}, {"threads", report.threads}};
   if (report.busy_cpu_share >= 0.0) json["machine"]["busy_cpu_share_before"] = report.busy_cpu_share;

@@ -16,6 +16,7 @@ struct BenchReport {
   std::string model_path;
   ModelConfig config;
   std::string weight_format;  // "auto", "f32", "bf16", "int8" or "q4"
+  std::string layer_formats;  // Model::layer_format_summary(), e.g. "210 q4, 1 int8"
   std::string cpu_level;      // kernels the model ran ("scalar" for f32)
   std::string cpu_name;       // /proc/cpuinfo model name
   int threads = 0;

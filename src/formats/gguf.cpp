@@ -254,7 +254,7 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
     if (elements < 0 || info.shape.back() % block != 0) {
       TensorView shape_only;
       shape_only.shape = info.shape;
-      fail("tensor '%s' in '%s' has shape %s, which is invalid for type %s (rows must be a multiple of %lld)",
+      fail("tensor '%s' in '%s' has shape %s, which is invalid for type %s (its row length must be a multiple of %lld)",
            info.name.c_str(), path.c_str(), shape_only.shape_string().c_str(), dtype_name(info.dtype),
            static_cast<long long>(block));
     }

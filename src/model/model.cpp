@@ -16,16 +16,13 @@ std::vector<int32_t> positions_of(const std::vector<BatchRow>& rows) {
   return positions;
 }
 
-// Bits per stored weight (the block scales aside).
-int stored_bits(DType dtype) {
-  switch (dtype) {
-    case DType::kQ4_0:
-    case DType::kQ4_1: return 4;
-    case DType::kQ8_0: return 8;
-    case DType::kF16:
-    case DType::kBF16: return 16;
-    default: return 32;
-  }
+// True when a layer packed as `format` cannot hold every value a tensor
+// stored as `source` has: q4 holds Q4_0 and Q4_1 blocks, int8 Q8_0 blocks.
+// (bf16 rounding of float tensors is the documented cost of the fast path.)
+bool loses_stored_values(WeightFormat format, DType source) {
+  if (format == WeightFormat::kQ4) return source != DType::kQ4_0 && source != DType::kQ4_1;
+  if (format == WeightFormat::kInt8) return source != DType::kQ8_0;
+  return false;
 }
 
 int64_t bytes_read(const std::unique_ptr<LinearWeight>& weight, int64_t rows) {
@@ -73,8 +70,7 @@ Model::Model(ModelConfig config, ModelWeights weights, bool use_swiftkv, WeightF
 std::unique_ptr<LinearWeight> Model::pack(const Weight& weight, const Weight& bias) {
   if (weight.empty()) return nullptr;
   const WeightFormat format = layer_weight_format(format_, weight.source_dtype);
-  const int bits = format == WeightFormat::kQ4 ? 4 : format == WeightFormat::kInt8 ? 8 : 16;
-  if (bits < 16 && bits < stored_bits(weight.source_dtype)) ++requantized_layers_;
+  if (loses_stored_values(format, weight.source_dtype)) ++requantized_layers_;
   return make_linear(weight.data(), bias.data(), weight.shape[0], weight.shape[1], format, level_);
 }
 

@@ -48,8 +48,8 @@ class Model {
   CpuLevel cpu_level() const { return level_; }
   // "210 q4, 1 int8": how many linear layers each format packs.
   std::string layer_format_summary() const;
-  // Linear layers an explicit q4 or int8 quantized from a tensor the file
-  // stores with more bits (auto never does).
+  // Linear layers an explicit q4 or int8 re-quantized from a tensor whose
+  // stored values it cannot hold exactly (auto never does).
   int64_t requantized_layers() const { return requantized_layers_; }
   // Bytes of packed linear weights, LM head included.
   int64_t linear_weight_bytes() const;
