@@ -5,9 +5,8 @@
 #include <memory>
 #include <vector>
 
-#include "kernels/linear_bf16.h"
 #include "kernels/linear_kernels.h"
-#include "kernels/linear_onednn.h"
+#include "kernels/linear_quantized.h"
 
 namespace swiftkv {
 namespace {
@@ -22,42 +21,18 @@ Int8RowsKernel int8_kernel_for(CpuLevel level) {
   return int8_rows_scalar;
 }
 
-class LinearInt8 final : public LinearWeight {
+class LinearInt8 final : public QuantizedLinear {
  public:
   LinearInt8(const float* W, const float* bias, int64_t N, int64_t K, CpuLevel level)
-      : LinearWeight(N, K, WeightFormat::kInt8),
+      : QuantizedLinear(N, K, WeightFormat::kInt8, bias, level),
         Kp_((K + kLinearBlock - 1) / kLinearBlock * kLinearBlock),
-        level_(level),
         kernel_(int8_kernel_for(level)) {
-    if (bias != nullptr) bias_.assign(bias, bias + N);
     quantize(W);
-    // NOTE: at levels avx512 and amx the layer keeps 1.125 + 2 bytes per weight.
-    prompt_copy_ = make_prompt_copy(*this, bias, level_);
-  }
-
-  // Decode batches stream the int8 weights through the matrix-vector kernel;
-  // prompt-sized batches, where that kernel would run at float32 FMA speed,
-  // go to the oneDNN matmul on a bf16 copy of the int8 values.
-  void forward(const float* x, int64_t T, float* out) const override {
-    if (prompt_copy_ != nullptr && T >= onednn_min_rows(WeightFormat::kInt8, level_)) {
-      prompt_copy_->forward_f32(x, T, out);
-      return;
-    }
-    LinearKernelArgs args{pad_activations(x, T, K_, Kp_), T, Kp_, bias_.empty() ? nullptr : bias_.data(), N_,
-                          out};
-    for_each_row_range(N_, T * N_ * Kp_,
-                       [&](int64_t n0, int64_t n1) { kernel_(packed_.data(), scales_.data(), args, n0, n1); });
+    finish_packing();
   }
 
   int64_t weight_bytes() const override {
     return N_ * Kp_ + N_ * (Kp_ / kLinearBlock) * static_cast<int64_t>(sizeof(float));
-  }
-
-  int64_t weight_bytes_read(int64_t T) const override {
-    if (prompt_copy_ != nullptr && T >= onednn_min_rows(WeightFormat::kInt8, level_)) {
-      return N_ * K_ * static_cast<int64_t>(sizeof(uint16_t));
-    }
-    return weight_bytes();
   }
 
   void unpack_weights(float* W) const override {
@@ -95,13 +70,16 @@ class LinearInt8 final : public LinearWeight {
     }
   }
 
+  void forward_kernel(const float* x, int64_t T, float* out) const override {
+    LinearKernelArgs args{pad_activations(x, T, K_, Kp_), T, Kp_, bias(), N_, out};
+    for_each_row_range(N_, T * N_ * Kp_,
+                       [&](int64_t n0, int64_t n1) { kernel_(packed_.data(), scales_.data(), args, n0, n1); });
+  }
+
   int64_t Kp_;  // K rounded up to kLinearBlock
-  CpuLevel level_;
   Int8RowsKernel kernel_;
   std::vector<int8_t> packed_;  // [N, Kp]
   std::vector<float> scales_;   // [N, Kp / 32]
-  std::vector<float> bias_;     // [N], or empty
-  std::unique_ptr<OnednnBf16Matmul> prompt_copy_;  // null below avx512
 };
 
 }  // namespace

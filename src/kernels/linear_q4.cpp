@@ -4,9 +4,8 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/linear_bf16.h"
 #include "kernels/linear_kernels.h"
-#include "kernels/linear_onednn.h"
+#include "kernels/linear_quantized.h"
 
 namespace swiftkv {
 namespace {
@@ -65,14 +64,12 @@ Q4Block quantize_block(const float* w, int64_t count) {
   return reproduces(symmetric, w, count) ? symmetric : asymmetric;
 }
 
-class LinearQ4 final : public LinearWeight {
+class LinearQ4 final : public QuantizedLinear {
  public:
   LinearQ4(const float* W, const float* bias, int64_t N, int64_t K, CpuLevel level)
-      : LinearWeight(N, K, WeightFormat::kQ4),
+      : QuantizedLinear(N, K, WeightFormat::kQ4, bias, level),
         blocks_((K + kLinearBlock - 1) / kLinearBlock),
-        level_(level),
         kernel_(q4_kernel_for(level)) {
-    if (bias != nullptr) bias_.assign(bias, bias + N);
     packed_.resize(N * blocks_);
     for (int64_t n = 0; n < N; ++n) {
       for (int64_t b = 0; b < blocks_; ++b) {
@@ -80,30 +77,10 @@ class LinearQ4 final : public LinearWeight {
         packed_[n * blocks_ + b] = quantize_block(W + n * K + k0, std::min(kLinearBlock, K - k0));
       }
     }
-    // NOTE: at levels avx512 and amx the layer keeps 0.75 + 2 bytes per weight.
-    prompt_copy_ = make_prompt_copy(*this, bias, level_);
-  }
-
-  // Decode batches stream the 4-bit blocks through the matrix-vector kernel;
-  // prompt-sized batches go to oneDNN on the bf16 copy.
-  void forward(const float* x, int64_t T, float* out) const override {
-    if (prompt_copy_ != nullptr && T >= onednn_min_rows(WeightFormat::kQ4, level_)) {
-      prompt_copy_->forward_f32(x, T, out);
-      return;
-    }
-    const int64_t Kp = blocks_ * kLinearBlock;
-    LinearKernelArgs args{pad_activations(x, T, K_, Kp), T, Kp, bias_.empty() ? nullptr : bias_.data(), N_, out};
-    for_each_row_range(N_, T * N_ * Kp, [&](int64_t n0, int64_t n1) { kernel_(packed_.data(), args, n0, n1); });
+    finish_packing();
   }
 
   int64_t weight_bytes() const override { return N_ * blocks_ * static_cast<int64_t>(sizeof(Q4Block)); }
-
-  int64_t weight_bytes_read(int64_t T) const override {
-    if (prompt_copy_ != nullptr && T >= onednn_min_rows(WeightFormat::kQ4, level_)) {
-      return N_ * K_ * static_cast<int64_t>(sizeof(uint16_t));
-    }
-    return weight_bytes();
-  }
 
   // Values as the kernels compute them: fma(nibble, scale, min).
   void unpack_weights(float* W) const override {
@@ -118,12 +95,15 @@ class LinearQ4 final : public LinearWeight {
   }
 
  private:
+  void forward_kernel(const float* x, int64_t T, float* out) const override {
+    const int64_t Kp = blocks_ * kLinearBlock;
+    LinearKernelArgs args{pad_activations(x, T, K_, Kp), T, Kp, bias(), N_, out};
+    for_each_row_range(N_, T * N_ * Kp, [&](int64_t n0, int64_t n1) { kernel_(packed_.data(), args, n0, n1); });
+  }
+
   int64_t blocks_;  // blocks of 32 along K, the last one zero-padded
-  CpuLevel level_;
   Q4RowsKernel kernel_;
-  std::vector<Q4Block> packed_;                    // [N, blocks]
-  std::vector<float> bias_;                        // [N], or empty
-  std::unique_ptr<OnednnBf16Matmul> prompt_copy_;  // null below avx512
+  std::vector<Q4Block> packed_;  // [N, blocks]
 };
 
 }  // namespace
