@@ -175,13 +175,25 @@ struct PagedCopy {
   }
 };
 
+// Points the rows at `paged`'s block pool instead of the contiguous cache.
+void use_paged_cache(std::vector<AttentionRow>& rows, const PagedCopy& paged, int64_t block_size) {
+  for (AttentionRow& row : rows) {
+    row.keys = paged.keys.data();
+    row.values = paged.values.data();
+    row.block_table = paged.table.data();
+    row.block_size = block_size;
+    row.block_stride = paged.block_stride;
+  }
+}
+
 TEST(AttentionKernel, PagedRowsMatchContiguous) {
   std::mt19937 rng(6);
   const HeadShape shapes[] = {{4, 2, 8}, {9, 3, 64}, {9, 3, 72}};
   for (const HeadShape& shape : shapes) {
     // n = 1500 is one decode row, split into 2 parts.
     for (int64_t n : {1, 5, 63, 65, 200, 1500}) {
-      const int64_t row_count = n < 7 ? n : n < 1000 ? 7 : 1;
+      int64_t row_count = std::min<int64_t>(n, 7);
+      if (n >= 1000) row_count = 1;
       const SequenceCase sequence(shape, n, row_count, rng);
       for (int64_t block_size : {1, 3, 16, 17}) {
         const PagedCopy paged(sequence, block_size, rng);
@@ -193,13 +205,7 @@ TEST(AttentionKernel, PagedRowsMatchContiguous) {
 
           std::vector<float> paged_out(sequence.expected.size());
           std::vector<AttentionRow> paged_rows = sequence.rows(paged_out);
-          for (AttentionRow& row : paged_rows) {
-            row.keys = paged.keys.data();
-            row.values = paged.values.data();
-            row.block_table = paged.table.data();
-            row.block_size = block_size;
-            row.block_stride = paged.block_stride;
-          }
+          use_paged_cache(paged_rows, paged, block_size);
           attention_rows(paged_rows.data(), row_count, sequence.row_stride, shape.H, shape.HKV, shape.DH, level);
 
           const std::string where = std::string(cpu_level_name(level)) + " DH=" + std::to_string(shape.DH) +
@@ -213,17 +219,6 @@ TEST(AttentionKernel, PagedRowsMatchContiguous) {
         }
       }
     }
-  }
-}
-
-// Points the rows at `paged`'s block pool instead of the contiguous cache.
-void use_paged_cache(std::vector<AttentionRow>& rows, const PagedCopy& paged, int64_t block_size) {
-  for (AttentionRow& row : rows) {
-    row.keys = paged.keys.data();
-    row.values = paged.values.data();
-    row.block_table = paged.table.data();
-    row.block_size = block_size;
-    row.block_stride = paged.block_stride;
   }
 }
 

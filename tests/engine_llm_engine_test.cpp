@@ -145,10 +145,9 @@ std::vector<Finished> run_alone(std::shared_ptr<const Model> model, const std::v
   return results;
 }
 
-// Runs all requests in one engine, added before it starts so they share steps.
-std::vector<Finished> run_together(std::shared_ptr<const Model> model, const std::vector<Request>& requests,
-                                   const EngineConfig& config) {
-  LLMEngine engine(model, stories_tokenizer(), config);
+// Adds all requests to `engine` before starting it, so they share steps, and
+// returns their results in request order.
+std::vector<Finished> run_in(LLMEngine& engine, const std::vector<Request>& requests) {
   Collector collector;
   std::vector<RequestId> ids;
   for (Request request : requests) {
@@ -159,6 +158,14 @@ std::vector<Finished> run_together(std::shared_ptr<const Model> model, const std
   std::map<RequestId, Finished> finished = collector.wait(requests.size());
   std::vector<Finished> results;
   for (RequestId id : ids) results.push_back(finished[id]);
+  return results;
+}
+
+// Runs all requests in one new engine and checks that it frees every block.
+std::vector<Finished> run_together(std::shared_ptr<const Model> model, const std::vector<Request>& requests,
+                                   const EngineConfig& config) {
+  LLMEngine engine(model, stories_tokenizer(), config);
+  std::vector<Finished> results = run_in(engine, requests);
   const EngineStats stats = engine.stats();
   EXPECT_EQ(stats.num_free_blocks, stats.num_blocks);
   return results;
@@ -435,17 +442,7 @@ TEST(LLMEngine, PreemptionEqualsSingleRequest) {
     const std::vector<Finished> alone = run_alone(model, requests, engine_config(1, 512, 128));
 
     LLMEngine engine(model, stories_tokenizer(), small_cache_config());
-    Collector collector;
-    std::vector<RequestId> ids;
-    for (Request request : requests) {
-      request.on_output = collector.callback();
-      ids.push_back(engine.add_request(std::move(request)));
-    }
-    engine.start();
-    std::map<RequestId, Finished> finished = collector.wait(requests.size());
-    std::vector<Finished> together;
-    for (RequestId id : ids) together.push_back(finished[id]);
-    expect_same_tokens(together, alone);
+    expect_same_tokens(run_in(engine, requests), alone);
 
     const EngineStats stats = engine.stats();
     EXPECT_GT(stats.num_preemptions, 0);

@@ -97,8 +97,9 @@ struct TaskPlan {
 // kMaxParts x group x (max, sum).
 int64_t split_floats(int64_t group, int64_t DH) { return kMaxParts * group * (DH + 2); }
 
-// Later blocks of a prefill have longer rows, so their tasks come first to
-// balance the dynamic schedule.
+// Lists one task per (row block, KV head), or one per part of a split decode
+// row. Later blocks of a prefill have longer rows, so their tasks come first
+// to balance the dynamic schedule.
 TaskPlan plan_tasks(const AttentionRow* rows, const std::vector<RowBlock>& blocks, int64_t HKV, int64_t DH) {
   TaskPlan plan;
   const int64_t tile = attention_detail::tile_positions(DH);

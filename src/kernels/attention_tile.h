@@ -167,7 +167,8 @@ void attend_kv_group(const KvGroupTask& task) {
     const float* key_tile = task.keys + offset;
     const float* value_tile = task.values + offset;
     for (int64_t h = 0; h < task.head_count; ++h) {
-      const int64_t left = (task.heads[h].n < n_max ? task.heads[h].n : n_max) - t0;
+      const int64_t end = task.heads[h].n < task.end ? task.heads[h].n : task.end;
+      const int64_t left = end - t0;
       if (left <= 0) continue;
       const int64_t count = left < tile_length ? left : tile_length;
       compute_scores<Ops>(task.heads[h].q, key_tile, task.row_stride, DH, count, task.scale, scores);

@@ -74,18 +74,20 @@ std::unique_ptr<LinearWeight> Model::pack(const Weight& weight, const Weight& bi
   return make_linear(weight.data(), bias.data(), weight.shape[0], weight.shape[1], format, level_);
 }
 
-std::string Model::layer_format_summary() const {
-  std::map<std::string, int64_t> counts;
-  const auto count = [&](const std::unique_ptr<LinearWeight>& weight) {
-    if (weight) ++counts[weight_format_name(weight->format())];
-  };
-  count(lm_head_);
+template <typename Fn>
+void Model::for_each_linear(Fn&& fn) const {
+  fn(*lm_head_);
   for (const PackedLayer& layer : packed_) {
     for (const auto* weight : {&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down,
                                &layer.q_swiftkv, &layer.k_swiftkv, &layer.v_swiftkv}) {
-      count(*weight);
+      if (*weight) fn(**weight);
     }
   }
+}
+
+std::string Model::layer_format_summary() const {
+  std::map<std::string, int64_t> counts;
+  for_each_linear([&](const LinearWeight& weight) { ++counts[weight_format_name(weight.format())]; });
   std::string summary;
   for (const auto& [name, layers] : counts) {
     summary += (summary.empty() ? "" : ", ") + std::to_string(layers) + " " + name;
@@ -125,13 +127,8 @@ void Model::pack_weights() {
 }
 
 int64_t Model::linear_weight_bytes() const {
-  int64_t bytes = lm_head_->weight_bytes();
-  for (const PackedLayer& layer : packed_) {
-    for (const auto* weight : {&layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down,
-                               &layer.q_swiftkv, &layer.k_swiftkv, &layer.v_swiftkv}) {
-      if (*weight) bytes += (*weight)->weight_bytes();
-    }
-  }
+  int64_t bytes = 0;
+  for_each_linear([&](const LinearWeight& weight) { bytes += weight.weight_bytes(); });
   return bytes;
 }
 

@@ -37,8 +37,9 @@ class Model {
   // `use_swiftkv` selects the SwiftKV path; it requires a SwiftKV config.
   // Without it a SwiftKV checkpoint runs as its original model. `format`
   // selects how linear weights are packed (kAuto per tensor, from the
-  // dtype the file stores it in). kF32 runs the plain reference kernels. Other formats run the kernels of active_cpu_level() and free
-  // the float32 copies of the linear weights after packing.
+  // dtype the file stores it in). kF32 runs the plain reference kernels.
+  // Other formats run the kernels of active_cpu_level() and free the
+  // float32 copies of the linear weights after packing.
   Model(ModelConfig config, ModelWeights weights, bool use_swiftkv, WeightFormat format = WeightFormat::kF32);
 
   const ModelConfig& config() const { return config_; }
@@ -82,6 +83,9 @@ class Model {
   };
 
   void pack_weights();
+  // Calls fn(layer) for the LM head and every packed linear layer.
+  template <typename Fn>
+  void for_each_linear(Fn&& fn) const;
   std::unique_ptr<LinearWeight> pack(const Weight& weight, const Weight& bias);
   void reserve_rope_positions(int64_t positions) const;
   std::vector<float> apply(const LinearWeight& weight, const std::vector<float>& x, int64_t T,
