@@ -157,12 +157,12 @@ TEST(DecodeWeightBytes, CountsSwiftKVLeadersOnly) {
 }
 
 // tiny_model has 4 layers of 7 linear layers plus the LM head.
-TEST(ModelWeightFormats, SummaryCountsLayersAndRequantizing) {
+TEST(ModelWeightFormats, SummaryAndRequantizedCounts) {
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kAuto, DType::kQ4_1)->layer_format_summary(), "29 q4");
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kAuto, DType::kQ4_1)->requantized_layers(), 0);
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kAuto, DType::kF16)->layer_format_summary(), "29 bf16");
-  // q4 holds Q4_0 and Q4_1 blocks exactly and int8 Q8_0 blocks; any other
-  // pairing re-quantizes.
+  // q4 represents Q4_0 and Q4_1 blocks exactly, and int8 Q8_0 blocks. Any
+  // other pairing re-quantizes.
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kQ4, DType::kQ8_0)->requantized_layers(), 29);
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kInt8, DType::kF32)->requantized_layers(), 29);
   EXPECT_EQ(tiny_model(false, false, WeightFormat::kInt8, DType::kQ4_1)->requantized_layers(), 29);
@@ -188,7 +188,7 @@ TEST(BusyCpuShare, SeesAnotherThreadSpinning) {
 
 // From 8 rows at the amx level a quantized layer runs oneDNN on its bf16 copy,
 // so a step of 8 rows reads 2 bytes per weight.
-TEST(DecodeWeightBytes, QuantizedLayersReadTheirBf16CopyForManyRows) {
+TEST(DecodeWeightBytes, QuantizedManyRowsReadBf16Copy) {
   if (active_cpu_level() < CpuLevel::kAmx) GTEST_SKIP() << "the row threshold measured here is amx's";
   const auto model = tiny_model(false, false, WeightFormat::kQ4, DType::kF32);
   EXPECT_EQ(model->decode_weight_bytes(7), model->decode_weight_bytes(1));

@@ -293,9 +293,9 @@ TEST(Llama2cMalformed, WrongSize) {
   EXPECT_THROW(load_checkpoint(dir.file("layers.bin"), tokenizer), Error);
 }
 
-// A NaN weight is refused at load, naming the tensor, for every weight
-// format (int8 and q4 would otherwise pack it as zero and run on).
-TEST(Llama2cMalformed, NonFiniteWeightIsRefused) {
+// A NaN weight is rejected at load, naming the tensor, for every weight
+// format, because int8 and q4 would otherwise pack it as zero and run on.
+TEST(Llama2cMalformed, NonFiniteWeightRejected) {
   std::vector<uint8_t> bytes = testing::read_file(stories_dir() + "/stories260K.bin");
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const size_t embedding_element = 28 + 4 * 100;  // after the 7-int header

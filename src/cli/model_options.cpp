@@ -48,7 +48,8 @@ LoadedModel load_model(const ModelOptions& options) {
   loaded.tokenizer = make_tokenizer(loaded.checkpoint.vocab);
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  SKV_LOG_INFO("model", "loaded %s: %s, %lld layers, hidden %lld, vocab %lld, SwiftKV %s, %s weights (%s) on %s, in %.2f s",
+  SKV_LOG_INFO("model",
+               "loaded %s: %s, %lld layers, hidden %lld, vocab %lld, SwiftKV %s, %s weights (%s) on %s, in %.2f s",
                options.model_path.c_str(), config.model_type.c_str(),
                static_cast<long long>(config.num_hidden_layers), static_cast<long long>(config.hidden_size),
                static_cast<long long>(config.vocab_size),
@@ -56,8 +57,8 @@ LoadedModel load_model(const ModelOptions& options) {
                weight_format_name(loaded.model->weight_format()), loaded.model->layer_format_summary().c_str(),
                cpu_level_name(loaded.model->cpu_level()), seconds);
   if (loaded.model->requantized_layers() > 0) {
-    SKV_LOG_WARN("model", "--weights %s re-quantizes the linear layers of '%s' that it cannot hold exactly (%lld "
-                 "of them), losing precision; --weights auto keeps each layer's stored values",
+    SKV_LOG_WARN("model", "--weights %s re-quantizes the linear layers of '%s' that it cannot represent exactly "
+                 "(%lld of them), losing precision; --weights auto keeps each layer's stored values",
                  options.weights.c_str(), options.model_path.c_str(),
                  static_cast<long long>(loaded.model->requantized_layers()));
   }

@@ -26,7 +26,7 @@ struct Checkpoint {
 // checkpoint (which needs `tokenizer_path`, a llama2.c tokenizer file).
 // Throws Error naming the file and the value for anything malformed.
 // `tokenizer_option` is the command-line option that the error for a missing
-// llama2.c tokenizer tells the user to pass.
+// llama2.c tokenizer names.
 Checkpoint load_checkpoint(const std::string& path, const std::string& tokenizer_path = "",
                            const std::string& tokenizer_option = "--tokenizer");
 

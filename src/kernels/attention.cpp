@@ -71,7 +71,7 @@ std::vector<RowBlock> block_rows(const AttentionRow* rows, int64_t count, int64_
 constexpr int64_t kSplitPositions = 512;
 constexpr int64_t kMaxParts = 8;
 
-// One task: a KV head of a row block, over positions [begin, end).
+// A task: one KV head of a row block, over positions [begin, end).
 struct TaskSpec {
   int64_t block;
   int64_t kv_head;

@@ -13,9 +13,9 @@ namespace swiftkv {
 // that level (below avx512).
 double measure_bf16_matmul_ceiling_flops(int64_t size);
 
-// Bytes/s of reading a 256 MiB buffer with all OpenMP threads, one chunk
-// each, with the loads and prefetches of the decode kernels (at avx512 and
-// above; plain 64-bit loads below).
+// Returns the bytes/s of reading a 256 MiB buffer with all OpenMP threads,
+// one chunk each. At avx512 and above it uses the loads and prefetches of
+// the decode kernels, and plain 64-bit loads below.
 double measure_memory_read_bandwidth();
 
 // Seconds per layer.forward() call on T random token rows (best of several).

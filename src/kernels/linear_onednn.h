@@ -36,8 +36,8 @@ class OnednnBf16Matmul {
 
   // x[rows_padded(T), K] bf16 whose rows past T are zero; out[T, N] float32.
   void forward(const uint16_t* x, int64_t T, float* out) const;
-  // The same for float32 x[T, K]: rounds the rows to bf16 in a per-thread
-  // buffer first.
+  // Computes the same for float32 x[T, K], rounding the rows to bf16 in a
+  // per-thread buffer first.
   void forward_f32(const float* x, int64_t T, float* out) const;
 
   // T rounded up to kRowBucket: the rows `x` must hold.
@@ -56,9 +56,9 @@ class OnednnBf16Matmul {
   mutable std::map<int64_t, dnnl::matmul> primitives_;  // bucketed row count -> primitive
 };
 
-// A bf16 oneDNN copy of a quantized layer's stored values (unpack_weights,
-// rounded to bf16), for its prompt-sized batches; null where oneDNN has no
-// bf16 matmul at `level`. `bias` is [N] or null.
+// Returns a oneDNN copy of a quantized layer's stored values, rounded to
+// bf16, for its prompt-sized batches. Returns null where oneDNN has no bf16
+// matmul at `level`. `bias` is [N] or null.
 std::unique_ptr<OnednnBf16Matmul> make_prompt_copy(const LinearWeight& layer, const float* bias, CpuLevel level);
 
 }  // namespace swiftkv

@@ -16,8 +16,9 @@ std::vector<int32_t> positions_of(const std::vector<BatchRow>& rows) {
   return positions;
 }
 
-// True when a layer packed as `format` cannot hold every value a tensor
-// stored as `source` has: q4 holds Q4_0 and Q4_1 blocks, int8 Q8_0 blocks.
+// Returns true when a layer packed as `format` cannot represent every value
+// of a tensor stored as `source`. q4 represents Q4_0 and Q4_1 blocks exactly,
+// and int8 represents Q8_0 blocks.
 // (bf16 rounding of float tensors is the documented cost of the fast path.)
 bool loses_stored_values(WeightFormat format, DType source) {
   if (format == WeightFormat::kQ4) return source != DType::kQ4_0 && source != DType::kQ4_1;

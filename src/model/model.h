@@ -50,7 +50,7 @@ class Model {
   // "210 q4, 1 int8": how many linear layers each format packs.
   std::string layer_format_summary() const;
   // Linear layers an explicit q4 or int8 re-quantized from a tensor whose
-  // stored values it cannot hold exactly (auto never does).
+  // stored values it cannot represent exactly (auto never does).
   int64_t requantized_layers() const { return requantized_layers_; }
   // Bytes of packed linear weights, LM head included.
   int64_t linear_weight_bytes() const;

@@ -10,17 +10,17 @@ namespace {
 
 // A NaN or infinite weight can only come from a corrupt file. The float
 // formats would turn it into NaN logits at the first step, while int8 and q4
-// would pack it as zero, so it is refused here for every format alike.
+// would pack it as zero, so it is rejected here for every format alike.
 void check_finite(const std::vector<float>& values, const TensorView& view) {
   const auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
   if (bad == values.end()) return;
-  // Quantized blocks hold integers, so there only a block's scale can be bad.
-  const std::string cause = dtype_block_elements(view.dtype) > 1
-                                ? std::string(", from a NaN or infinite block scale of this ") + dtype_name(view.dtype) +
-                                      " tensor"
-                                : "";
-  fail("tensor '%s' in '%s' holds a non-finite value (%f at element %lld%s); the file is corrupt, so convert or "
-       "download it again",
+  // Quantized blocks store integers, so there only a block's scale can be bad.
+  std::string cause;
+  if (dtype_block_elements(view.dtype) > 1) {
+    cause = std::string(", from a NaN or infinite block scale of this ") + dtype_name(view.dtype) + " tensor";
+  }
+  fail("tensor '%s' in '%s' contains a non-finite value (%f at element %lld%s); the file is corrupt, so convert "
+       "or download it again",
        view.name.c_str(), view.file.c_str(), static_cast<double>(*bad), static_cast<long long>(bad - values.begin()),
        cause.c_str());
 }
